@@ -1,0 +1,37 @@
+# The README's two commands are `make book` and `make test`.
+# Everything runs inside ./.venv, created from requirements.txt on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Book build: offline, every warning is an error.
+JB_FLAGS := -W -n --keep-going
+# The test command: unit tests, nbval over every chapter (CI budget), browser tests.
+PYTEST_ARGS := -n 2 --dist loadfile --nbval --nbval-current-env \
+               --nbval-sanitize-with tests/nbval_sanitize.cfg tests chapters
+
+.PHONY: install book test execute clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+book: install
+	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+	@echo "The book is in _build/html/index.html"
+
+test: book
+	CNN_BOOK_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-run chapters and write their outputs back (all of them, or NB=chapters/x.ipynb).
+execute: install
+	$(PY) -m tools.notebooks execute $(NB)
+
+clean:
+	rm -rf _build

@@ -1,0 +1,80 @@
+"""Reproducibility: explicit seeding, device choice and the CI budget flag.
+
+Nothing here runs on import. A chapter calls ``seed_everything`` itself, so
+the reader sees where randomness is fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+import helpers
+
+FAST_ENV = "CNN_BOOK_FAST"
+DEVICE_ENV = "CNN_BOOK_DEVICE"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python's, NumPy's and PyTorch's (CPU and CUDA) generators; returns the seed."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return seed
+
+
+def fast_mode() -> bool:
+    """True when CNN_BOOK_FAST asks for the small CI budget (1/true/yes/on)."""
+    raw = os.environ.get(FAST_ENV, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{FAST_ENV} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+
+
+def budget(full, fast):
+    """Pick the full-run value, or the small one when fast_mode() is on."""
+    return fast if fast_mode() else full
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The best available device: cuda, then mps, then cpu.
+
+    `prefer` (or the CNN_BOOK_DEVICE environment variable) forces one; asking
+    for a device that is not available raises ValueError.
+    """
+    wanted = prefer or os.environ.get(DEVICE_ENV) or None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
+    if wanted is not None:
+        kind = wanted.split(":")[0]
+        if kind not in available:
+            raise ValueError(f"unknown device {wanted!r}; use one of cuda, mps, cpu")
+        if not available[kind]:
+            raise ValueError(f"device {wanted!r} was asked for but is not available here")
+        return torch.device(wanted)
+    for kind in ("cuda", "mps"):
+        if available[kind]:
+            return torch.device(kind)
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def check_version(expected: str) -> None:
+    """Raise if the importable helpers are not the version a chapter was written for."""
+    if helpers.__version__ != expected:
+        raise RuntimeError(
+            f"this chapter expects helpers {expected}, but helpers {helpers.__version__} "
+            f"was imported from {os.path.dirname(helpers.__file__)}"
+        )

@@ -1,0 +1,249 @@
+"""helpers.conv against torch.nn.functional: values, shapes, gradients, errors."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import conv
+
+DT = torch.float64  # double precision so the oracle comparisons can be tight
+
+
+def pair(draw, lo, hi):
+    a = draw(st.integers(lo, hi))
+    return a if draw(st.booleans()) else (a, draw(st.integers(lo, hi)))
+
+
+def as_pair(v):
+    return v if isinstance(v, tuple) else (v, v)
+
+
+@st.composite
+def conv_case(draw):
+    """A random but valid conv2d problem: shapes, stride, padding, dilation."""
+    kernel = as_pair(pair(draw, 1, 5))
+    stride, padding, dilation = pair(draw, 1, 3), pair(draw, 0, 2), pair(draw, 1, 3)
+    p, d = as_pair(padding), as_pair(dilation)
+    # smallest input the dilated kernel fits once padded, plus some slack
+    hw = [max(1, d[i] * (kernel[i] - 1) + 1 - 2 * p[i]) + draw(st.integers(0, 6)) for i in (0, 1)]
+    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    return dict(shape=(n, c_in, *hw), weight=(c_out, c_in, *kernel),
+                stride=stride, padding=padding, dilation=dilation, bias=draw(st.booleans()))
+
+
+@given(conv_case(), st.integers(0, 2**31 - 1))
+def test_conv2d_matches_torch_values_and_gradients(case, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(case["shape"], generator=g, dtype=DT, requires_grad=True)
+    W = torch.randn(case["weight"], generator=g, dtype=DT, requires_grad=True)
+    b = torch.randn(case["weight"][0], generator=g, dtype=DT, requires_grad=True) if case["bias"] else None
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"])
+
+    ours = conv.conv2d(X, W, b, **kw)
+    ref = F.conv2d(X, W, b, **kw)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref)
+
+    # gradients of the same scalar through both implementations
+    R = torch.randn(ref.shape, generator=g, dtype=DT)
+    params = [X, W] + ([b] if b is not None else [])
+    g_ours = torch.autograd.grad((ours * R).sum(), params)
+    g_ref = torch.autograd.grad((ref * R).sum(), params)
+    for a, r in zip(g_ours, g_ref):
+        torch.testing.assert_close(a, r)
+
+
+@given(conv_case())
+def test_output_size_matches_torch_shape(case):
+    H, W = case["shape"][2:]
+    kh, kw = case["weight"][2:]
+    p, s, d = (as_pair(case[k]) for k in ("padding", "stride", "dilation"))
+    ref = F.conv2d(torch.zeros(1, 1, H, W), torch.zeros(1, 1, kh, kw),
+                   stride=s, padding=p, dilation=d).shape[2:]
+    assert conv.output_size(H, kh, p[0], s[0], d[0]) == ref[0]
+    assert conv.output_size(W, kw, p[1], s[1], d[1]) == ref[1]
+    assert conv.output_size((H, W), (kh, kw), p, s, d) == tuple(ref)
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 5), st.integers(0, 5),
+       st.integers(0, 2**31 - 1))
+def test_corr2d_matches_torch(kh, kw, extra_h, extra_w, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(kh + extra_h, kw + extra_w, generator=g, dtype=DT)
+    K = torch.randn(kh, kw, generator=g, dtype=DT)
+    ref = F.conv2d(X[None, None], K[None, None])[0, 0]
+    torch.testing.assert_close(conv.corr2d(X, K), ref)
+
+
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
+       st.integers(0, 2**31 - 1))
+def test_multi_channel_correlations_match_torch(c_in, c_out, kh, kw, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(c_in, kh + 3, kw + 2, generator=g, dtype=DT)
+    K = torch.randn(c_out, c_in, kh, kw, generator=g, dtype=DT)
+    ref = F.conv2d(X[None], K)[0]
+    torch.testing.assert_close(conv.corr2d_multi_in(X, K[0]), ref[0])
+    torch.testing.assert_close(conv.corr2d_multi_in_out(X, K), ref)
+    K1 = torch.randn(c_out, c_in, 1, 1, generator=g, dtype=DT)
+    torch.testing.assert_close(conv.corr2d_multi_in_out_1x1(X, K1), F.conv2d(X[None], K1)[0])
+
+
+@st.composite
+def pool_case(draw):
+    kernel = pair(draw, 1, 4)
+    k = as_pair(kernel)
+    padding = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    stride = draw(st.one_of(st.none(), st.integers(1, 3)))
+    hw = [max(1, k[i] - 2 * padding[i]) + draw(st.integers(0, 6)) for i in (0, 1)]
+    lead = draw(st.sampled_from([(), (2,), (2, 3)]))
+    return dict(shape=(*lead, *hw), kernel=kernel, stride=stride, padding=padding,
+                mode=draw(st.sampled_from(["max", "avg"])))
+
+
+@given(pool_case(), st.integers(0, 2**31 - 1))
+def test_pool2d_matches_torch_values_and_gradients(case, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(case["shape"], generator=g, dtype=DT, requires_grad=True)
+    torch_pool = F.max_pool2d if case["mode"] == "max" else F.avg_pool2d
+    X4 = X.reshape(-1, 1, *X.shape[-2:])
+    ref = torch_pool(X4, case["kernel"], case["stride"], case["padding"])
+    ref = ref.reshape(*X.shape[:-2], *ref.shape[-2:])
+
+    ours = conv.pool2d(X, case["kernel"], case["stride"], case["padding"], mode=case["mode"])
+    torch.testing.assert_close(ours, ref)
+    R = torch.randn(ref.shape, generator=g, dtype=DT)
+    (g_ours,) = torch.autograd.grad((ours * R).sum(), X)
+    (g_ref,) = torch.autograd.grad((ref * R).sum(), X)
+    torch.testing.assert_close(g_ours, g_ref)
+
+
+# ---- the seeds' worked examples ------------------------------------------------
+
+def test_seed_examples():
+    X = torch.arange(9.0).reshape(3, 3)
+    K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    assert conv.corr2d(X, K).tolist() == [[19, 25], [37, 43]]
+    X2 = torch.stack([X, X + 1])
+    K2 = torch.stack([K, K + 1])
+    assert conv.corr2d_multi_in(X2, K2).tolist() == [[56, 72], [104, 120]]
+    assert conv.pool2d(X, 2, stride=1).tolist() == [[4, 5], [7, 8]]
+    assert conv.pool2d(X, 2, stride=1, mode="avg").tolist() == [[2, 3], [5, 6]]
+    X16 = torch.arange(16.0).reshape(4, 4)
+    assert conv.pool2d(X16, 3, stride=2, padding=1).tolist() == [[5, 7], [13, 15]]
+
+
+def test_output_size_examples():
+    assert conv.output_size(8, 3, padding=1) == 8
+    assert conv.output_size((8, 8), (5, 3), padding=(2, 1)) == (8, 8)
+    assert conv.output_size(8, 3, padding=1, stride=2) == 4
+    assert conv.output_size(6, 3) == 4
+    assert conv.output_size(6, 3, padding=1) == 6
+    assert conv.output_size(5, 3, stride=2) == 2
+    assert conv.output_size(7, 3, stride=3) == 2  # floor drops the last row
+    assert conv.output_size(7, 3, dilation=2) == 3
+
+
+def test_conv2d_layer_learns_with_autograd():
+    torch.manual_seed(0)
+    layer = conv.Conv2D((1, 2))
+    assert layer.weight.shape == (1, 2) and layer.bias.shape == (1,)
+    X = torch.ones(6, 8)
+    X[:, 2:6] = 0
+    Y = conv.corr2d(X, torch.tensor([[1.0, -1.0]]))
+    out = layer(X)
+    assert out.shape == (6, 7)
+    ((out - Y) ** 2).sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+# ---- bad input: one test per case, checking the message names the numbers ------
+
+def test_kernel_larger_than_input():
+    with pytest.raises(ValueError, match=r"kernel 5x5 does not fit a 3x3 input with padding 0"):
+        conv.corr2d(torch.zeros(3, 3), torch.zeros(5, 5))
+
+
+def test_kernel_larger_than_padded_input():
+    with pytest.raises(ValueError, match=r"kernel 7x7 does not fit a 3x3 input with padding 1 \(padded input 5x5\)"):
+        conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 7, 7), padding=1)
+
+
+def test_dilated_kernel_too_large():
+    with pytest.raises(ValueError, match=r"kernel 3x3 \(spanning 5x5 with dilation 2x2\) does not fit a 4x4"):
+        conv.conv2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), dilation=2)
+
+
+def test_output_size_does_not_fit():
+    with pytest.raises(ValueError, match=r"kernel 5 does not fit an input of size 3 with padding 0 \(padded size 3\)"):
+        conv.output_size(3, 5)
+    with pytest.raises(ValueError, match=r"kernel 3 with dilation 3 spans 7 and does not fit"):
+        conv.output_size(5, 3, dilation=3)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("stride", 0, r"stride must be >= 1, got 0"),
+    ("stride", (1, -2), r"stride must be >= 1, got \(1, -2\)"),
+    ("dilation", 0, r"dilation must be >= 1, got 0"),
+    ("padding", -1, r"padding must be >= 0, got -1"),
+    ("stride", 1.5, r"stride must be an int or a pair of ints, got 1.5 \(float\)"),
+    ("padding", (1, 2, 3), r"padding must be an int or a pair of ints, got \(1, 2, 3\)"),
+    ("dilation", True, r"dilation must be an int or a pair of ints, got True \(bool\)"),
+])
+def test_bad_hyperparameters(name, value, message):
+    X, W = torch.zeros(1, 1, 6, 6), torch.zeros(1, 1, 3, 3)
+    with pytest.raises(ValueError, match=message):
+        conv.conv2d(X, W, **{name: value})
+    with pytest.raises(ValueError, match=message):
+        conv.output_size(6, 3, **{name: value})
+
+
+def test_non_integer_sizes():
+    with pytest.raises(ValueError, match=r"kernel_size must be an int or a pair of ints, got 2.0"):
+        conv.output_size(6, 2.0)
+    with pytest.raises(ValueError, match=r"n must be an int or a pair of ints, got '6'"):
+        conv.output_size("6", 3)
+    with pytest.raises(ValueError, match=r"kernel_size must be an int or a pair of ints, got 2.5"):
+        conv.pool2d(torch.zeros(4, 4), 2.5)
+    with pytest.raises(ValueError, match=r"kernel_size must be an int or a pair of ints"):
+        conv.Conv2D(1.5)
+
+
+def test_channel_mismatch():
+    with pytest.raises(ValueError, match=r"conv2d: X has 3 input channels but weight expects 2"):
+        conv.conv2d(torch.zeros(1, 3, 5, 5), torch.zeros(4, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"corr2d_multi_in: X has 2 input channels but K has 3"):
+        conv.corr2d_multi_in(torch.zeros(2, 3, 3), torch.zeros(3, 2, 2))
+    with pytest.raises(ValueError, match=r"corr2d_multi_in_out: X has 2 input channels but K has 1"):
+        conv.corr2d_multi_in_out(torch.zeros(2, 3, 3), torch.zeros(4, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"corr2d_multi_in_out_1x1: X has 3 input channels but K has 2"):
+        conv.corr2d_multi_in_out_1x1(torch.zeros(3, 3, 3), torch.zeros(2, 2, 1, 1))
+
+
+def test_wrong_number_of_dimensions():
+    with pytest.raises(ValueError, match=r"corr2d expects X of shape \(H, W\) \(2 dimensions\), got shape \(1, 3, 3\)"):
+        conv.corr2d(torch.zeros(1, 3, 3), torch.zeros(2, 2))
+    with pytest.raises(ValueError, match=r"conv2d expects X of shape \(N, C, H, W\).*add a leading axis"):
+        conv.conv2d(torch.zeros(1, 5, 5), torch.zeros(1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d expects weight of shape \(C_out, C_in, kh, kw\)"):
+        conv.conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match=r"pool2d expects X of shape \(H, W\), \(C, H, W\) or \(N, C, H, W\), got shape \(5,\)"):
+        conv.pool2d(torch.zeros(5), 2)
+
+
+def test_other_bad_input():
+    with pytest.raises(ValueError, match=r"needs a 1x1 kernel, got 3x3"):
+        conv.corr2d_multi_in_out_1x1(torch.zeros(2, 4, 4), torch.zeros(1, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\).*got \(3,\)"):
+        conv.conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(4, 1, 3, 3), torch.zeros(3))
+    with pytest.raises(ValueError, match=r"mode must be 'max' or 'avg', got 'min'"):
+        conv.pool2d(torch.zeros(4, 4), 2, mode="min")
+    with pytest.raises(ValueError, match=r"padding must be at most half the window: padding 2 with window 3"):
+        conv.pool2d(torch.zeros(4, 4), 3, padding=2)
+    with pytest.raises(ValueError, match=r"window 5x5 does not fit a 4x4 input"):
+        conv.pool2d(torch.zeros(4, 4), 5)
+    with pytest.raises(ValueError, match=r"floating-point tensor, got torch.int64"):
+        conv.pool2d(torch.arange(16).reshape(4, 4), 2)
+    with pytest.raises(TypeError, match=r"torch.Tensor, got list"):
+        conv.corr2d([[1, 2], [3, 4]], torch.zeros(1, 1))
