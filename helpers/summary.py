@@ -46,6 +46,10 @@ name "GFLOPS"):
   the in-place ``out += identity`` in a ResNet block) has no single receptive
   field the hooks could know, so from the first such merge on, every layer that
   depends on it shows "-". Layers inside a branch, before the merge, are exact.
+  A functional call in a ``forward`` counts as such a merge too: torchvision's
+  GoogLeNet applies ``F.relu(x, inplace=True)`` after every conv, so its table
+  shows "-" from the first pooling layer on. A global pool is ``"all"`` even
+  after a merge, since it reads every position of its input.
 
 Too-small inputs and wrong channel counts raise ``ValueError`` naming the layer
 (``"features.12 (MaxPool2d)"``) before torch's own, less readable error.
@@ -199,8 +203,8 @@ class Summary:
         macs = f"{self.total_macs:,}"
         if self.unknown_macs:
             n = len(self.unknown_macs)
-            macs += (f" (excludes {n} layer{'s' if n > 1 else ''} of unknown cost: "
-                     f"{', '.join(self.unknown_macs)})")
+            names = ", ".join(self.unknown_macs[:5]) + (", ..." if n > 5 else "")
+            macs += f" (excludes {n} layer{'s' if n > 1 else ''} of unknown cost: {names})"
         lines.append(("MACs", macs))
         return lines
 
