@@ -43,6 +43,7 @@ import pickle
 import shutil
 import socket
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -251,7 +252,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     path = pathlib.Path(path)
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:  # truncated or damaged gzip stream
+    except (OSError, EOFError, zlib.error) as err:  # missing, truncated or damaged gzip
         raise DataFileError(f"{path}: cannot read ({err}); delete it and fetch it again") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataFileError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()!r})")
