@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
 import pathlib
@@ -203,6 +204,11 @@ def fit(model: nn.Module, train_data: Split, test_data: Split, *, epochs: int,
     return history
 
 
+# fit's keyword defaults, so that fit_or_load(lr=1e-3) and leaving lr out share a key
+_FIT_DEFAULTS = {k: p.default for k, p in inspect.signature(fit).parameters.items()
+                 if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
+
+
 def _model_device(model: nn.Module) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
@@ -238,9 +244,11 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, te
     device = torch.device(device) if device is not None else repro.pick_device()
     torch.manual_seed(seed)  # the initial weights depend on the seed too
     model = build()
-    recipe = {k: v for k, v in fit_kwargs.items() if k not in ("device", "progress", "eval_batch_size")}
+    recipe = {**_FIT_DEFAULTS, **fit_kwargs}
+    for k in ("progress", "eval_batch_size"):  # change how it runs, not what it learns
+        recipe.pop(k, None)
     config = {"name": name, "model": repr(model), "train": fingerprint(train_data),
-              "test": fingerprint(test_data), "fit": {**recipe, "seed": seed}}
+              "test": fingerprint(test_data), "fit": recipe}
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
     path = pathlib.Path(directory) if directory is not None else ARTIFACTS
     path = path / f"{name}-{key}.pt"

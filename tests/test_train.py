@@ -161,3 +161,11 @@ def test_progress_bar_rules(monkeypatch, capsys):
         bar.step("working")
     bar.close()
     assert "3/3  working" in capsys.readouterr().err
+
+
+def test_fit_or_load_key_ignores_how_defaults_are_spelled(tmp_path):
+    split = tiny_task(40)
+    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
+    train.fit_or_load("m", models.LeNet, split, split, **kwargs)
+    _, h = train.fit_or_load("m", models.LeNet, split, split, lr=1e-3, optimizer="adam", **kwargs)
+    assert h.loaded
