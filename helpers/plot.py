@@ -97,3 +97,114 @@ def show_matrix(M, ax=None, title: str | None = None, fmt: str = "{:g}", cmap: s
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+# --------------------------------------------------------------------------- training
+
+
+def learning_curves(histories, metric: str = "accuracy", ax=None, test_only: bool = False):
+    """Plot train (dashed) and test (solid) `metric` per epoch for one History or a dict of them.
+
+    metric is 'accuracy' or 'loss'; `histories` is a helpers.train.History or
+    {label: History}. Returns the Axes.
+    """
+    if metric not in ("accuracy", "loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
+    if not isinstance(histories, dict):
+        histories = {"": histories}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3))
+    for i, (label, h) in enumerate(histories.items()):
+        color = f"C{i}"
+        epochs = h.column("epoch")
+        name = f"{label} " if label else ""
+        ax.plot(epochs, h.column(f"test_{metric}"), "-o", color=color, ms=3, label=f"{name}test")
+        if not test_only:
+            ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{name}train")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def confusion_matrix(matrix, classes, ax=None, normalize: bool = True, title: str | None = None):
+    """Draw a confusion matrix (rows: true class, columns: predicted), as row fractions by default.
+
+    `matrix` is (K, K) counts, e.g. from helpers.train.confusion(labels, predictions, K).
+    Returns the Axes.
+    """
+    m = _numpy(matrix).astype(float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(classes):
+        raise ValueError(f"need a ({len(classes)}, {len(classes)}) matrix, got shape {m.shape}")
+    if normalize:
+        m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    k = len(classes)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.45 * k + 1.6, 0.45 * k + 1.2))
+    ax.imshow(m, cmap="Blues", vmin=0, vmax=m.max() or 1)
+    for (i, j), v in np.ndenumerate(m):
+        if v > 0:
+            text = f"{v:.2f}".lstrip("0") if normalize else f"{int(v)}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if v > 0.6 * m.max() else "black")
+    ax.set_xticks(range(k), classes, rotation=90, fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def _to_display(img) -> np.ndarray:
+    """uint8 or float image (C, H, W) -> float array in [0, 1] that show_image accepts."""
+    a = _numpy(img)
+    return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a
+
+
+def misclassified(images, labels, predictions, classes, n: int = 12, ncols: int = 6,
+                  size: float = 1.6):
+    """A grid of the first `n` images whose prediction is wrong, titled 'true -> predicted'.
+
+    images (N, C, H, W) uint8 or in [0, 1]; labels and predictions (N,). Returns the Axes array.
+    """
+    labels, predictions = _numpy(labels), _numpy(predictions)
+    wrong = np.flatnonzero(labels != predictions)[:n]
+    if len(wrong) == 0:
+        raise ValueError("no misclassified images to show")
+    titles = [f"{classes[labels[i]]} -> {classes[predictions[i]]}" for i in wrong]
+    return show_images([_to_display(images[i]) for i in wrong], titles,
+                       ncols=min(ncols, len(wrong)), size=size)
+
+
+def kernels(weight, ncols: int = 8, size: float = 1.0):
+    """Draw first-layer kernels, weight (out_channels, in_channels, k, k).
+
+    One input channel: each kernel on a red/blue scale centred on zero. Three
+    channels: each kernel as a colour image, rescaled to [0, 1] on its own.
+    Returns the Axes array.
+    """
+    w = _numpy(weight).astype(np.float32)
+    if w.ndim != 4 or w.shape[1] not in (1, 3):
+        raise ValueError(f"need weights (out, 1 or 3, k, k), got shape {w.shape}")
+    if w.shape[1] == 1:
+        imgs, diverging = [k[0] for k in w], True
+    else:
+        imgs = [(k - k.min()) / (k.max() - k.min() + 1e-12) for k in w]
+        diverging = False
+    return show_images(imgs, ncols=min(ncols, len(imgs)), diverging=diverging, size=size)
+
+
+def feature_maps(maps, ncols: int = 8, size: float = 1.2, titles=None):
+    """Draw feature maps (C, H, W) of one image, one small panel per channel.
+
+    Maps that can be negative use a diverging colour map centred on zero.
+    Returns the Axes array.
+    """
+    m = _numpy(maps)
+    if m.ndim != 3:
+        raise ValueError(f"need maps (C, H, W), got shape {m.shape}")
+    diverging = bool(m.min() < 0)
+    return show_images(list(m), titles, ncols=min(ncols, len(m)), diverging=diverging, size=size)

@@ -1,0 +1,171 @@
+"""helpers.train: evaluate's counting, fit's learning and reproducibility, load-or-train."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers import data, models, train
+
+
+def coded_split(codes, labels):
+    """Images whose first pixel holds a class code (0-9) and second a per-image number."""
+    n = len(codes)
+    images = torch.zeros(n, 1, 2, 2, dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.tensor(codes, dtype=torch.uint8)
+    images[:, 0, 0, 1] = torch.arange(n, dtype=torch.uint8) * 7 % 50
+    return data.Split(images, torch.tensor(labels), mean=(0.0,), std=(1 / 255,))  # x = raw bytes
+
+
+class CodeReader(nn.Module):
+    """Predicts the class written in pixel (0, 0), with a confidence that varies per image."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))  # so the model has a device
+
+    def forward(self, x):
+        code = x[:, 0, 0, 0].round().long()
+        logits = F.one_hot(code, 10).float() * (1 + x[:, 0, 0, 1:2] / 10)
+        return logits + self.dummy
+
+
+def test_evaluate_counts_correct_predictions_and_averages_loss_per_image():
+    codes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3]
+    labels = [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 4]  # the last two are wrong
+    split = coded_split(codes, labels)
+    model = CodeReader()
+    x = split.normalize(split.images)
+    per_image = F.cross_entropy(model(x), split.labels, reduction="none")
+    result = train.evaluate(model, split, batch_size=4, predictions=True)  # batches of 4, 4, 3
+    assert (result.correct, result.total) == (9, 11)
+    assert result.accuracy == pytest.approx(9 / 11)
+    assert result.predictions.tolist() == codes
+    assert result.loss == pytest.approx(per_image.mean().item(), rel=1e-6)
+    # averaging the three batch means instead would weight the short batch too much
+    batch_means = [per_image[i:i + 4].mean().item() for i in (0, 4, 8)]
+    assert abs(sum(batch_means) / 3 - result.loss) > 1e-3
+
+
+def test_evaluate_restores_the_mode_and_computes_no_gradients():
+    model = models.LeNet()
+    model.train()
+    train.evaluate(model, tiny_task(50), batch_size=20)
+    assert model.training
+    assert all(p.grad is None for p in model.parameters())
+
+
+def tiny_task(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+    labels = torch.arange(n) % 10
+    return data.Split(images, labels, mean=(0.5,), std=(0.29,))
+
+
+def test_fit_overfits_a_tiny_batch():
+    split = tiny_task()
+    torch.manual_seed(0)
+    model = models.LeNet()
+    history = train.fit(model, split, split, epochs=60, lr=3e-3, batch_size=32, device="cpu",
+                        progress=False)
+    assert history.epochs[0].train_loss > 2.0
+    assert history.final.test_loss < 0.05
+    assert history.final.test_accuracy == 1.0
+    assert len(history.epochs) == 60 and history.device == "cpu"
+
+
+def run(seed, data_seed=0):
+    split = tiny_task(64, data_seed)
+    torch.manual_seed(seed)
+    model = models.SeedsMNISTNet()
+    return train.fit(model, split, split, epochs=2, batch_size=16, seed=seed, device="cpu",
+                     augment=False, progress=False)
+
+
+def test_seeded_runs_reproduce_the_same_loss_exactly():
+    a, b, c = run(0), run(0), run(1)
+    assert a.column("train_loss") == b.column("train_loss")
+    assert a.column("test_loss") == b.column("test_loss")
+    assert a.column("train_loss") != c.column("train_loss")
+
+
+def test_fit_refuses_bad_arguments():
+    split = tiny_task(8)
+    with pytest.raises(ValueError, match="epochs"):
+        train.fit(models.LeNet(), split, split, epochs=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        train.fit(models.LeNet(), split, split, epochs=1, optimizer="rmsprop", device="cpu")
+
+
+def test_fit_or_load_trains_once_then_loads(tmp_path, monkeypatch):
+    split = tiny_task(40)
+    kwargs = dict(directory=tmp_path, epochs=2, batch_size=16, device="cpu", progress=False)
+    model, first = train.fit_or_load("lenet", models.LeNet, split, split, **kwargs)
+    assert not first.loaded and len(list(tmp_path.glob("lenet-*.pt"))) == 1
+
+    def no_training(*args, **kw):
+        raise AssertionError("fit_or_load trained although a saved run exists")
+    monkeypatch.setattr(train, "fit", no_training)
+    again, second = train.fit_or_load("lenet", models.LeNet, split, split, **kwargs)
+    assert second.loaded and second.epochs == first.epochs
+    for (k, v), w in zip(model.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(v, w), k
+    x = split.normalize(split.images)
+    model.eval(), again.eval()
+    assert torch.equal(model(x), again(x))
+
+
+def test_fit_or_load_retrains_when_the_config_changes(tmp_path):
+    split = tiny_task(40)
+    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
+    train.fit_or_load("m", models.LeNet, split, split, **kwargs)
+    _, h = train.fit_or_load("m", models.LeNet, split, split, **{**kwargs, "lr": 1e-2})
+    assert not h.loaded
+    _, h = train.fit_or_load("m", models.LeNet, tiny_task(40, seed=1), split, **kwargs)
+    assert not h.loaded
+    _, h = train.fit_or_load("m", lambda: models.LeNet(batch_norm=True), split, split, **kwargs)
+    assert not h.loaded
+    _, h = train.fit_or_load("m", models.LeNet, split, split, **kwargs)
+    assert h.loaded
+    assert len(list(tmp_path.glob("m-*.pt"))) == 4
+
+
+def test_history_round_trips_and_prints_a_table():
+    h = run(0)
+    again = train.History.from_dict(h.to_dict())
+    assert again.epochs == h.epochs and again.config == h.config
+    lines = h.table().splitlines()
+    assert len(lines) == 3 and lines[0].split()[:3] == ["epoch", "train", "loss"]
+
+
+def test_confusion_matrix_counts():
+    labels = torch.tensor([0, 0, 1, 2, 2, 2])
+    preds = torch.tensor([0, 1, 1, 2, 0, 2])
+    assert train.confusion(labels, preds, 3).tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+
+def test_progress_bar_rules(monkeypatch, capsys):
+    monkeypatch.delenv(train.PROGRESS_ENV, raising=False)
+    monkeypatch.setenv("CNN_BOOK_FAST", "1")
+    assert not train.progress_enabled()           # CI budget: never
+    monkeypatch.setenv(train.PROGRESS_ENV, "1")
+    assert train.progress_enabled()               # asked for explicitly
+    assert not train.progress_enabled(False)
+    monkeypatch.delenv("CNN_BOOK_FAST")
+    monkeypatch.delenv(train.PROGRESS_ENV)
+    assert not train.progress_enabled()           # pytest captures stderr: not a terminal
+    run(0)
+    assert capsys.readouterr() == ("", "")        # a quiet fit prints nothing
+    bar = train.ProgressBar(3, enabled=True)
+    for _ in range(3):
+        bar.step("working")
+    bar.close()
+    assert "3/3  working" in capsys.readouterr().err
+
+
+def test_fit_or_load_key_ignores_how_defaults_are_spelled(tmp_path):
+    split = tiny_task(40)
+    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
+    train.fit_or_load("m", models.LeNet, split, split, **kwargs)
+    _, h = train.fit_or_load("m", models.LeNet, split, split, lr=1e-3, optimizer="adam", **kwargs)
+    assert h.loaded
