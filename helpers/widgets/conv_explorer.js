@@ -112,13 +112,14 @@ function render({ model, el }) {
     get: () => model.get("position"),
     set: (i) => put({ position: i }),
   });
+  const key = (cls, text) => h("span", { class: "cnnw-key" }, h("span", { class: `cnnw-swatch ${cls}` }), text);
   const legend = h(
     "p",
     { class: "cnnw-legend" },
-    h("span", { class: "cnnw-swatch cnnw-pad" }), " padding ",
-    h("span", { class: "cnnw-swatch cnnw-win" }), " cells the current window reads ",
-    h("span", { class: "cnnw-swatch cnnw-unused" }), " never read. ",
-    "Tap, hover or focus an output cell to see the window behind it.",
+    key("cnnw-pad", "padding"),
+    key("cnnw-win", "cells the current window reads"),
+    key("cnnw-unused", "never read"),
+    h("span", {}, "Tap, hover or focus an output cell to see the window behind it."),
   );
   const root = h(
     "div",
