@@ -58,7 +58,7 @@ export function choice({ label, options, value, role, onChange }) {
   );
   select.value = value;
   select.addEventListener("change", () => onChange(select.value));
-  const wrap = h("div", { class: "cnnw-control" }, h("label", { for: id }, label), select);
+  const wrap = h("div", { class: "cnnw-control cnnw-choice" }, h("label", { for: id }, label), select);
   return { wrap, select };
 }
 
