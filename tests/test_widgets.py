@@ -163,6 +163,7 @@ def test_conv_explorer_recomputes_after_python_changes():
     assert len(w.Y) == conv.output_size(8, 3, 1, 2) == 4
     want = F.conv2d(torch.arange(64.0).reshape(1, 1, 8, 8), torch.ones(1, 1, 3, 3), padding=1, stride=2)
     assert w.Y == want[0, 0].tolist()
+    assert torch.equal(w.torch_output(), want[0, 0].double())
     w.n = 5  # X no longer fits: the grid becomes 0, 1, 2, ...
     assert torch.equal(w.input_values(), torch.arange(25.0, dtype=torch.float64).reshape(5, 5))
 

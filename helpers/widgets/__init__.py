@@ -225,31 +225,41 @@ class ConvExplorer(_Explorer):
         """The kernel shown (k, k): K when its size is k, else 0, 1, 2, ... row by row."""
         return _values(self.K, self.kernel_size)
 
-    def _refresh(self) -> None:
-        """Recompute Y and error with torch after a change made from Python."""
+    def torch_output(self) -> torch.Tensor:
+        """torch's answer for the grids and setting shown: (n', n') float64.
+
+        F.conv2d for 'conv', F.max_pool2d for 'max', F.avg_pool2d (padding
+        counted in the mean) for 'avg'. Raises ValueError if the setting
+        cannot work.
+        """
         s = self.setting()
         problem = _setting_problem(s["n"], s["kernel_size"], s["padding"], s["dilation"], s["mode"])
-        Y = [] if problem else _pool_or_conv(self.input_values(), self.kernel_values(), **s)
-        self.error, self.Y = problem, Y
-        self.position = min(self.position, max(len(Y) ** 2 - 1, 0))
+        if problem:
+            raise ExplorerError(problem)
+        x = self.input_values()[None, None]  # (1, 1, n, n)
+        k, p, st, d = s["kernel_size"], s["padding"], s["stride"], s["dilation"]
+        if s["mode"] == "conv":
+            y = F.conv2d(x, self.kernel_values()[None, None], stride=st, padding=p, dilation=d)
+        elif s["mode"] == "max":
+            y = F.max_pool2d(x, k, stride=st, padding=p, dilation=d)
+        else:
+            y = F.avg_pool2d(x, k, stride=st, padding=p)
+        return y[0, 0]
+
+    def _refresh(self) -> None:
+        """Recompute Y and error with torch after a change made from Python."""
+        try:
+            Y = [[None if math.isinf(v) else v for v in row] for row in self.torch_output().tolist()]
+            self.error, self.Y = "", Y
+        except ExplorerError as exc:
+            self.error, self.Y = str(exc), []
+        self.position = min(self.position, max(len(self.Y) ** 2 - 1, 0))
 
 
 def _values(given: list, size: int) -> torch.Tensor:
     if len(given) == size:
         return torch.tensor(given, dtype=torch.float64)
     return torch.arange(size * size, dtype=torch.float64).reshape(size, size)
-
-
-def _pool_or_conv(X, K, *, n, kernel_size, padding, stride, dilation, mode) -> list:
-    """torch's answer for one ConvExplorer setting, as nested lists (None for -inf)."""
-    x = X[None, None]  # (1, 1, n, n)
-    if mode == "conv":
-        y = F.conv2d(x, K[None, None], stride=stride, padding=padding, dilation=dilation)
-    elif mode == "max":
-        y = F.max_pool2d(x, kernel_size, stride=stride, padding=padding, dilation=dilation)
-    else:
-        y = F.avg_pool2d(x, kernel_size, stride=stride, padding=padding)  # count_include_pad=True
-    return [[None if math.isinf(v) else v for v in row] for row in y[0, 0].tolist()]
 
 
 # --------------------------------------------------------------------------
