@@ -364,14 +364,15 @@ class ChannelExplorer(_Explorer):
 # KernelPlayground
 # --------------------------------------------------------------------------
 
+# Signs as in chapter 2: Sobel x is positive where the photo gets brighter to the right.
 PRESETS = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
-    "vertical edges": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
-    "horizontal edges": [[1, 1, 1], [0, 0, 0], [-1, -1, -1]],
-    "Sobel x (vertical edges)": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],
-    "Sobel y (horizontal edges)": [[1, 2, 1], [0, 0, 0], [-1, -2, -1]],
+    "vertical edges": [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]],
+    "horizontal edges": [[-1, -1, -1], [0, 0, 0], [1, 1, 1]],
+    "Sobel x (vertical edges)": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+    "Sobel y (horizontal edges)": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
     "box blur": [[1 / 9] * 3] * 3,
-    "Gaussian blur": [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]],
+    "Gaussian blur 3x3": [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]],
     "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
     "outline (Laplacian)": [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
 }
