@@ -25,6 +25,8 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 SETUP_TAG = "setup"
+# "hide-input" folds the setup cell's code behind a toggle in the HTML book.
+SETUP_TAGS = [SETUP_TAG, "hide-input"]
 
 SETUP_TEMPLATE = '''\
 # Setup (the same cell opens every chapter): find or fetch the book's helpers.
@@ -34,7 +36,8 @@ BOOK_REPO = "{repo}"
 BOOK_VERSION = "{version}"
 
 here = pathlib.Path.cwd().resolve()
-root = next((p for p in (here, *here.parents) if (p / "helpers" / "__init__.py").exists()), None)
+root = next((p for p in (here, *here.parents)
+             if (p / "helpers" / "__init__.py").exists()), None)
 if root is None:  # Colab, or a notebook copied out of the repository
     root = here / "cnn-book"
     if not root.exists():
@@ -82,12 +85,13 @@ def sync(path: pathlib.Path) -> bool:
     nb = nbformat.read(path, as_version=4)
     cell = first_code_cell(nb)
     if cell is not None and SETUP_TAG in cell.metadata.get("tags", []):
-        if cell.source == setup_source():
+        if cell.source == setup_source() and cell.metadata["tags"] == SETUP_TAGS:
             return False
         cell.source = setup_source()
+        cell.metadata["tags"] = list(SETUP_TAGS)
     else:
         cell = nbformat.v4.new_code_cell(setup_source())
-        cell.metadata["tags"] = [SETUP_TAG]
+        cell.metadata["tags"] = list(SETUP_TAGS)
         # after the title and goals, before the first code cell
         first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
         nb.cells.insert(first, cell)
@@ -101,7 +105,7 @@ def check(paths) -> list[str]:
     problems = []
     for path in paths:
         cell = first_code_cell(nbformat.read(path, as_version=4))
-        if cell is None or cell.source != expected:
+        if cell is None or cell.source != expected or cell.metadata.get("tags") != SETUP_TAGS:
             problems.append(f"{path.relative_to(ROOT)}: first code cell is not the setup cell "
                             f"(run `python -m tools.notebooks sync`)")
     return problems
