@@ -188,6 +188,9 @@ def test_conv_explorer_rejects_bad_settings(kwargs, message):
 
 def test_conv_explorer_refuses_a_python_change_and_keeps_the_old_value():
     w = widgets.ConvExplorer()
+    w.position = 3
+    with pytest.raises(ValueError, match="position must be 0 to 3"):
+        w.position = 4
     with pytest.raises(ValueError, match="kernel 4 does not fit an input of size 3"):
         w.kernel_size = 4
     assert w.kernel_size == 2 and w.Y == [[19.0, 25.0], [37.0, 43.0]]
@@ -224,6 +227,8 @@ def test_channel_explorer_validation():
         widgets.ChannelExplorer(X, torch.zeros(2, 2, 2), bias=[1.0, 2.0])
     with pytest.raises(ValueError, match="kernel 5 does not fit"):
         widgets.ChannelExplorer(torch.zeros(1, 3, 3), torch.zeros(1, 1, 5, 5))
+    with pytest.raises(ValueError, match="position must be 0 to 3"):
+        widgets.ChannelExplorer(position=4)  # the default output is 2x2
     with pytest.raises(ValueError, match="channel must be 0 to 0"):
         widgets.ChannelExplorer(X, torch.zeros(2, 2, 2)).channel = 1
     w = widgets.ChannelExplorer(X, torch.ones(2, 3, 3), bias=[0.5])  # (C_in, k, k): one output channel

@@ -98,6 +98,14 @@ def _in_range(name: str, value: int, limits: dict) -> int:
     return value
 
 
+def _check_position(widget, value: int) -> int:
+    """An output cell counted row by row: 0 <= position < (cells in the output)."""
+    cells = len(widget.Y[0]) ** 2 if widget.Y and isinstance(widget.Y[0][0], list) else len(widget.Y) ** 2
+    if value < 0 or (widget.Y and not widget._from_browser() and value >= cells):
+        raise ExplorerError(f"position must be 0 to {max(cells - 1, 0)} (an output cell, row by row), got {value}")
+    return value
+
+
 class _Explorer(anywidget.AnyWidget):
     """Shared plumbing: the stylesheet, the slider limits and who made a change."""
 
@@ -207,6 +215,10 @@ class ConvExplorer(_Explorer):
             raise ExplorerError(f"{name} is {len(a)}x{len(a)}, too large for this explorer")
         return a.tolist()
 
+    @t.validate("position")
+    def _check_position(self, proposal):
+        return _check_position(self, proposal["value"])
+
     @t.observe("n", "kernel_size", "padding", "stride", "dilation", "mode", "X", "K")
     def _on_setting(self, change):
         if not self._from_browser():
@@ -285,7 +297,7 @@ class ChannelExplorer(_Explorer):
 
     _esm = bundle("channel_explorer.js")
     LIMITS = {"padding": (0, 2), "stride": (1, 3), "channels": (1, 4), "n": (1, 8), "kernel_size": (1, 5)}
-    _repr_traits = ("padding", "stride", "channel", "shape")
+    _repr_traits = ("padding", "stride", "channel", "position", "shape")
 
     X = _Nested(help="(C_in, n, n)").tag(sync=True)
     K = _Nested(help="(C_out, C_in, k, k)").tag(sync=True)
@@ -296,7 +308,8 @@ class ChannelExplorer(_Explorer):
     position = t.Int(0, help="the output cell being explained, counted row by row").tag(sync=True)
     Y = t.List().tag(sync=True)
 
-    def __init__(self, X=None, K=None, bias=None, *, padding: int = 0, stride: int = 1):
+    def __init__(self, X=None, K=None, bias=None, *, padding: int = 0, stride: int = 1,
+                 channel: int = 0, position: int = 0):
         if X is None and K is None:
             X, K = _seed_channels()
         x = _array(X, 3, "X", "(C_in, n, n)")
@@ -314,8 +327,10 @@ class ChannelExplorer(_Explorer):
             raise ExplorerError(f"bias must be {len(k)} finite numbers (one per output channel), got {b.shape}")
         _in_range("n", x.shape[-1], self.LIMITS)
         _in_range("kernel_size", k.shape[-1], self.LIMITS)
-        super().__init__(X=x.tolist(), K=k.tolist(), bias=b.tolist(), padding=padding, stride=stride)
+        super().__init__(X=x.tolist(), K=k.tolist(), bias=b.tolist(), padding=padding, stride=stride,
+                         channel=channel, position=position)
         self._refresh()
+        _check_position(self, position)  # now that the output size is known
 
     @property
     def shape(self) -> tuple:
@@ -332,6 +347,10 @@ class ChannelExplorer(_Explorer):
             except ValueError as exc:
                 raise ExplorerError(str(exc)) from None
         return value
+
+    @t.validate("position")
+    def _check_position(self, proposal):
+        return _check_position(self, proposal["value"])
 
     @t.validate("channel")
     def _check_channel(self, proposal):
