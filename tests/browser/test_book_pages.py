@@ -184,7 +184,8 @@ def test_channel_explorer_matches_torch(open_page, widget):
         for o in range(C_out):
             assert book.cell_values(grids.nth(o)) == pytest.approx(want[o].flatten().tolist())
     # the per-channel sums for the explained window add up, with the bias, to the output
-    set_sliders(root, padding=0, stride=1, channel=C_out - 1)
+    set_sliders(root, padding=0, stride=1)
+    grids.nth(C_out - 1).locator(".cnnw-cell").first.click()  # last output channel, row 0, column 0
     X, K, b = (torch.tensor(state[name], dtype=torch.float64) for name in ("X", "K", "bias"))
     parts = [float((X[c, :k, :k] * K[-1, c]).sum()) for c in range(len(X))]
     shown = [float(v) for v in root.locator('[data-role="partial"]').evaluate_all("es => es.map(e => e.dataset.value)")]
@@ -266,9 +267,12 @@ def test_screenshots_and_phone_width(open_page, widget, screenshot_dir):
         visit.hide_page_chrome()
         root.scroll_into_view_if_needed()
         root.screenshot(path=screenshot_dir / f"{widget}-{name}.png")
-        if viewport:
-            width = visit.page.evaluate("document.documentElement.scrollWidth")
-            assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width} px)"
+        if viewport:  # the widget fits the screen and nothing inside it sticks out
             box = root.bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+            wider = root.evaluate("""r => [...r.querySelectorAll('*')]
+                .filter(e => e.getBoundingClientRect().right > r.getBoundingClientRect().right + 1
+                             && !e.parentElement.closest('.cnnw-panel'))
+                .map(e => e.outerHTML.slice(0, 80))""")
+            assert wider == [], f"sticks out of the widget at phone width: {wider}"
         visit.assert_clean()
