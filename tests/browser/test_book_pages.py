@@ -40,7 +40,8 @@ def test_every_stored_explorer_is_in_the_built_book(html_dir):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_is_offline_and_error_free(open_page, path):
+def test_page_is_offline_and_error_free(open_page, path, screenshot_dir):
+    """Every page; on pages with explorers, each drawn once, labelled, and photographed."""
     visit = open_page(path)
     count = COUNTS[path]
     if count:
@@ -51,6 +52,9 @@ def test_page_is_offline_and_error_free(open_page, path):
         unlabelled = visit.page.locator(".cnnw input, .cnnw select").evaluate_all(
             "els => els.filter(e => e.labels.length === 0).map(e => e.outerHTML)")
         assert unlabelled == []
+        visit.hide_page_chrome()
+        for widget in (w for w in WIDGETS if w.page == path):
+            visit.widget(widget.index).screenshot(path=screenshot_dir / f"{widget}-desktop.png")
     visit.assert_clean()
 
 
@@ -121,10 +125,11 @@ def test_conv_explorer_refuses_settings_that_cannot_work(open_page, widget, scre
 
 
 @pytest.mark.parametrize("widget", of_kind("ConvExplorer"))
-def test_conv_explorer_works_from_the_keyboard(open_page, widget):
+def test_conv_explorer_keyboard_steps_and_taps(open_page, widget):
     visit = open_page(widget.page)
     root = visit.widget(widget.index)
     n, k, p, s, d = setting_of(widget.state)
+    # a slider moved with an arrow key
     stride = root.locator('[data-role="stride"]')
     stride.focus()
     visit.page.keyboard.press("ArrowRight")
@@ -133,28 +138,22 @@ def test_conv_explorer_works_from_the_keyboard(open_page, widget):
     expect(root.locator('[data-role="out-size"]')).to_have_text(f"{size} × {size}")
     # the output grid: one Tab stop, arrow keys move the explained cell
     set_sliders(root, stride=1)
-    size = conv.output_size(n, k, p, 1, d)
     root.locator('[data-role="output"] [tabindex="0"]').focus()
     expect(root.locator('[data-role="calc"]')).to_contain_text("y[0, 0] =")
     visit.page.keyboard.press("ArrowDown")
     expect(root.locator('[data-role="calc"]')).to_contain_text("y[1, 0] =")
     focused = visit.page.evaluate("document.activeElement.dataset.r + ',' + document.activeElement.dataset.c")
-    assert focused == "1,0" and size >= 2
-    visit.assert_clean()
-
-
-@pytest.mark.parametrize("widget", of_kind("ConvExplorer"))
-def test_conv_explorer_shows_the_window_each_output_reads(open_page, widget):
-    visit = open_page(widget.page)
-    root = visit.widget(widget.index)
-    # dilation 2 spreads the window (average pooling has none); the floor leaves a row unread
+    assert focused == "1,0"
+    # step with the buttons, then tap a cell: the lit input cells are its window's taps
+    # (dilation 2 spreads the window; average pooling has none; the floor leaves a row unread)
     n, k, p, s, d = (6, 2, 1, 2, 1) if widget.state["mode"] == "avg" else (6, 2, 1, 2, 2)
     set_sliders(root, n=n, kernel_size=k, padding=p, stride=s, dilation=d)
     size = conv.output_size(n, k, p, s, d)
-    root.locator('[data-role="next"]').click()  # window 2: row 0, column 1
+    root.locator('[data-role="output"] .cnnw-cell').first.click()
+    root.locator('[data-role="next"]').click()
     expect(root.locator(".cnnw-step-status")).to_contain_text(f"Window 2 of {size * size}")
     last = size * size - 1
-    root.locator('[data-role="output"] .cnnw-cell').nth(last).click()  # tap the last output cell
+    root.locator('[data-role="output"] .cnnw-cell').nth(last).click()
     i, j = divmod(last, size)
     want = sorted((i * s + a * d, j * s + b * d) for a in range(k) for b in range(k))
     lit = root.locator('[data-role="input"] .cnnw-win').evaluate_all(
@@ -259,20 +258,18 @@ def test_kernel_playground_works_from_the_keyboard(open_page, widget):
 # --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("widget", [pytest.param(w, id=str(w)) for w in WIDGETS])
-def test_screenshots_and_phone_width(open_page, widget, screenshot_dir):
-    """Desktop and 375 px screenshots; at phone width nothing may overflow the page."""
-    for name, viewport in [("desktop", None), ("phone", PHONE)]:
-        visit = open_page(widget.page, viewport) if viewport else open_page(widget.page)
-        root = visit.widget(widget.index)
-        visit.hide_page_chrome()
-        root.scroll_into_view_if_needed()
-        root.screenshot(path=screenshot_dir / f"{widget}-{name}.png")
-        if viewport:  # the widget fits the screen and nothing inside it sticks out
-            box = root.bounding_box()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
-            wider = root.evaluate("""r => [...r.querySelectorAll('*')]
-                .filter(e => e.getBoundingClientRect().right > r.getBoundingClientRect().right + 1
-                             && !e.parentElement.closest('.cnnw-panel'))
-                .map(e => e.outerHTML.slice(0, 80))""")
-            assert wider == [], f"sticks out of the widget at phone width: {wider}"
-        visit.assert_clean()
+def test_phone_width(open_page, widget, screenshot_dir):
+    """At 375 px the explorer fits the screen, nothing sticks out of it; a screenshot."""
+    visit = open_page(widget.page, PHONE)
+    root = visit.widget(widget.index)
+    visit.hide_page_chrome()
+    root.scroll_into_view_if_needed()
+    root.screenshot(path=screenshot_dir / f"{widget}-phone.png")
+    box = root.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    wider = root.evaluate("""r => [...r.querySelectorAll('*')]
+        .filter(e => e.getBoundingClientRect().right > r.getBoundingClientRect().right + 1
+                     && !e.parentElement.closest('.cnnw-panel'))
+        .map(e => e.outerHTML.slice(0, 80))""")
+    assert wider == [], f"sticks out of the widget at phone width: {wider}"
+    visit.assert_clean()
