@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import conv, data, widgets
+from tools import notebooks
 
 MATH_JS = pathlib.Path(widgets.__file__).with_name("conv_math.js")
 
@@ -298,3 +299,23 @@ def test_a_missing_runtime_stops_the_build_with_instructions(tmp_path, monkeypat
     monkeypatch.setattr(runtime, "ROOT", tmp_path)  # a checkout where `npm ci` never ran
     with pytest.raises(Exception, match=r"runtime \(widgets, MathJax\) is missing: .*Run `make install`"):
         runtime.stage(tmp_path / "out")
+
+
+@pytest.mark.parametrize("path", notebooks.chapter_paths(), ids=lambda p: p.name)
+def test_chapters_store_the_current_widget_code(path):
+    """The static book runs the _esm/_css stored in the notebook, not helpers/widgets/*.js."""
+    import nbformat
+
+    state = nbformat.read(path, as_version=4).metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    current = {}
+    for model in state.values():
+        name = model["state"].get("_anywidget_id", "")
+        if not name.startswith("helpers.widgets."):
+            continue
+        kind = name.rsplit(".", 1)[1]
+        if kind not in current:
+            fresh = getattr(widgets, kind)()
+            current[kind] = (fresh._esm, fresh._css)
+        assert (model["state"]["_esm"], model["state"]["_css"]) == current[kind], (
+            f"{path.name} stores an older {kind}: re-run `make execute NB=chapters/{path.name}`")

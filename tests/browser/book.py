@@ -3,7 +3,7 @@
 Widgets are found the way the page itself finds them: each
 `application/vnd.jupyter.widget-view+json` script names a model in the
 page's widget state, and the explorers' models carry
-`_anywidget_id = "helpers.widgets.<Class>"`. Their views render in page
+`_anywidget_id = "helpers.widgets.<module>.<Class>"`. Their views render in page
 order, so the n-th such view is the n-th `.cnnw` element.
 """
 
@@ -65,8 +65,8 @@ def _explorers(views: list[str], state: dict) -> list[tuple[str, dict]]:
     for view in views:
         model = state.get(json.loads(view)["model_id"], {}).get("state", {})
         name = model.get("_anywidget_id", "")
-        if name.startswith(PREFIX):
-            found.append((name[len(PREFIX):], model))
+        if name.startswith(PREFIX):  # helpers.widgets.<module>.<Class>
+            found.append((name.rsplit(".", 1)[1], model))
     return found
 
 
