@@ -123,13 +123,18 @@ function render({ model, el }) {
               return { text: fmt(P[r][q]), value: P[r][q], cls: `${isPad ? "cnnw-pad" : ""} ${reads.has(r * P.length + q) ? "cnnw-win" : ""}` };
             }, { label: `input channel ${c}`, role: "input" }),
           ),
-          h("span", { class: "cnnw-op", "aria-hidden": "true" }, "⋆"),
-          panel(`K[${o}, ${c}]`, grid(k, k, (r, q) => ({ text: fmt(K[o][c][r][q]), value: K[o][c][r][q], cls: "cnnw-kernel" }), { label: `kernel slice ${o}, ${c}`, role: "kernel" })),
+          // "⋆ kernel slice = partial sum" stays together when the row wraps
           h(
-            "span",
-            { class: "cnnw-result" },
-            h("span", { class: "cnnw-op", "aria-hidden": "true" }, "= "),
-            h("span", { class: "cnnw-partial", "data-role": "partial", "data-value": sums[c] }, fmt(sums[c])),
+            "div",
+            { class: "cnnw-slice-rest" },
+            h("span", { class: "cnnw-op", "aria-hidden": "true" }, "⋆"),
+            panel(`K[${o}, ${c}]`, grid(k, k, (r, q) => ({ text: fmt(K[o][c][r][q]), value: K[o][c][r][q], cls: "cnnw-kernel" }), { label: `kernel slice ${o}, ${c}`, role: "kernel" })),
+            h(
+              "span",
+              { class: "cnnw-result" },
+              h("span", { class: "cnnw-op", "aria-hidden": "true" }, "= "),
+              h("span", { class: "cnnw-partial", "data-role": "partial", "data-value": sums[c] }, fmt(sums[c])),
+            ),
           ),
         ),
       ),
