@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The book's browser runtime (widgets, MathJax), from npm; see _ext/book_runtime.py.
+NPM_STAMP := node_modules/.package-lock.json
 
 # Book build: offline, every warning is an error.
 JB_FLAGS := -W -n --keep-going
@@ -14,13 +16,18 @@ PYTEST_ARGS := -n 2 --dist loadfile --nbval --nbval-current-env \
 
 .PHONY: install book test execute clean
 
-install: $(STAMP)
+install: $(STAMP) $(NPM_STAMP)
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+# npm ci rewrites node_modules/.package-lock.json, so this reruns only when the lockfile changes.
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed for the book's widget runtime: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 book: install
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)

@@ -1,0 +1,110 @@
+"""Serve the book's browser runtime from its own static files, never a CDN.
+
+The widget runtime (require.js, @jupyter-widgets/html-manager's embed-amd.js,
+anywidget's front end) and MathJax 3 come from the package registries: npm
+(`make install` runs `npm ci` on package.json / package-lock.json) and the
+anywidget wheel pip installed. When Sphinx reads its configuration this
+extension copies what the pages need into <build dir>/.runtime/cnnbook/ and
+adds that folder to html_static_path, so the HTML build serves the files as
+_static/cnnbook/... The pages load them through _config.yml:
+``nb_ipywidgets_js`` (pages with widgets only) and ``mathjax_path``.
+
+Why here and not a _static/ folder: Jupyter Book 1 adds every .js file it
+finds in the html_static_path folders of _config.yml to every page as a
+script, which would load embed-amd.js twice and draw every widget twice. It
+scans before Sphinx starts, so a folder added at config-inited is not scanned.
+
+A missing runtime (npm step not run) stops the build with a message saying
+how to install it, instead of producing a book whose widgets never appear.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+from sphinx.errors import ConfigError
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+PREFIX = "cnnbook"  # the folder under _static
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output", "ui", "a11y", "adaptors", "sre")
+
+
+def runtime_sources() -> dict[str, pathlib.Path]:
+    """Where each served file comes from: {path under _static/cnnbook: source}."""
+    import anywidget
+
+    npm = ROOT / "node_modules"
+    sources = {
+        "widgets/require.js": npm / "requirejs" / "require.js",
+        "widgets/require-config.js": HERE / "require-config.js",
+        "widgets/embed-amd.js": npm / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js",
+        "widgets/anywidget.js": pathlib.Path(anywidget.__file__).parent / "nbextension" / "index.js",
+    }
+    dist = npm / "@jupyter-widgets" / "html-manager" / "dist"
+    for font in sorted(dist.glob("*.woff*")) + sorted(dist.glob("*.ttf")):  # icon fonts it may request
+        sources[f"widgets/{font.name}"] = font
+    for part in MATHJAX_PARTS:
+        sources[f"mathjax/{part}"] = npm / "mathjax" / "es5" / part
+    return sources
+
+
+def stage(target: pathlib.Path) -> pathlib.Path:
+    """Copy the runtime into target/cnnbook/; raise ConfigError naming what is missing."""
+    sources = runtime_sources()
+    missing = [str(src.relative_to(ROOT) if src.is_relative_to(ROOT) else src)
+               for src in sources.values() if not src.exists()]
+    if missing:
+        more = f" and {len(missing) - 2} more" if len(missing) > 2 else ""
+        raise ConfigError(
+            f"The book's browser runtime (widgets, MathJax) is missing: {', '.join(missing[:2])}{more}. "
+            "Run `make install` (it runs `npm ci`, which needs Node.js and npm) and build again."
+        )
+    for rel, src in sources.items():
+        dest = target / PREFIX / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dest, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dest)
+    return target
+
+
+def check_pages_use_it(config, target: pathlib.Path) -> None:
+    """Every widget script and MathJax must be one of the staged local files."""
+    wanted = [*config.nb_ipywidgets_js, config.mathjax_path]
+    for path in wanted:
+        if "://" in path or path.startswith("//"):
+            raise ConfigError(f"{path!r} would load from another site; serve it from {PREFIX}/ (see _ext/book_runtime.py)")
+        if path.startswith(PREFIX + "/") and not (target / path).is_file():
+            raise ConfigError(f"{path!r} (in _config.yml) is not part of the staged runtime in {target}")
+
+
+def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Write each script tag once.
+
+    sphinx-thebe 0.3 adds its inline `const THEBE_JS_URL = ...` twice under
+    Sphinx 7, and the second copy is a SyntaxError on every page.
+    """
+    seen, keep = set(), []
+    for script in context.get("script_files", []):
+        # compare what the tag says (a body-only script has filename None or "")
+        key = (getattr(script, "filename", str(script)) or "",
+               tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            keep.append(script)
+    context["script_files"][:] = keep
+
+
+def on_config_inited(app, config) -> None:
+    target = stage(pathlib.Path(app.outdir).parent / ".runtime")
+    check_pages_use_it(config, target)
+    config.html_static_path.append(str(target))
+
+
+def setup(app):
+    app.connect("config-inited", on_config_inited)
+    app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,103 @@
+"""Plumbing shared by the explorers: the JavaScript bundle, checks, the base class."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import anywidget
+import numpy as np
+import torch
+import traitlets as t
+
+_HERE = pathlib.Path(__file__).parent
+_CSS = _HERE / "widgets.css"
+_IMPORT = re.compile(r'^import \{[^}]*\} from "\./([\w-]+\.js)";\n', re.M)
+
+
+def bundle(entry: str) -> str:
+    """One ES module: `entry` with its relative imports (e.g. ./ui.js) inlined.
+
+    anywidget hands `_esm` to the browser as a blob: URL, from which relative
+    imports cannot resolve, so each dependency is pasted in once, before the
+    code that uses it.
+    """
+    done: list[str] = []
+    parts: list[str] = []
+
+    def add(name: str) -> None:
+        if name in done:
+            return
+        done.append(name)
+        text = (_HERE / name).read_text(encoding="utf-8")
+        for dependency in _IMPORT.findall(text):
+            add(dependency)
+        parts.append(f"// ---- helpers/widgets/{name}\n" + _IMPORT.sub("", text))
+
+    add(entry)
+    return "\n".join(parts)
+
+
+class ExplorerError(t.TraitError, ValueError):
+    """A setting the explorer cannot show (a ValueError; a TraitError so traitlets rolls back)."""
+
+
+def _array(value, ndim: int, name: str, layout: str) -> np.ndarray:
+    """A float array of `ndim` dimensions from a tensor, array or nested list."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ExplorerError(f"{name} must be numbers of shape {layout}, got {value!r}") from exc
+    if a.ndim != ndim:
+        raise ExplorerError(f"{name} must have shape {layout} ({ndim} dimensions), got shape {a.shape}")
+    if a.size == 0 or not np.isfinite(a).all():
+        raise ExplorerError(f"{name} must be non-empty and finite, got shape {a.shape}")
+    if a.shape[-1] != a.shape[-2]:
+        raise ExplorerError(f"{name} must be square in its last two axes, got shape {a.shape}")
+    return a
+
+
+class _Nested(t.List):
+    """A List trait that also takes a tensor or an array (stored as nested lists)."""
+
+    def validate(self, obj, value):
+        if not isinstance(value, list) and hasattr(value, "tolist"):
+            value = value.tolist()
+        return super().validate(obj, value)
+
+
+def _in_range(name: str, value: int, limits: dict) -> int:
+    lo, hi = limits[name]
+    if not lo <= value <= hi:
+        raise ExplorerError(f"{name} must be between {lo} and {hi} in this explorer, got {value}")
+    return value
+
+
+def _check_position(widget, value: int) -> int:
+    """An output cell counted row by row: 0 <= position < (cells in the output)."""
+    cells = len(widget.Y[0]) ** 2 if widget.Y and isinstance(widget.Y[0][0], list) else len(widget.Y) ** 2
+    if value < 0 or (widget.Y and not widget._from_browser() and value >= cells):
+        raise ExplorerError(f"position must be 0 to {max(cells - 1, 0)} (an output cell, row by row), got {value}")
+    return value
+
+
+class _Explorer(anywidget.AnyWidget):
+    """Shared plumbing: the stylesheet, the slider limits and who made a change."""
+
+    _css = _CSS
+    LIMITS: dict = {}
+    limits = t.Dict().tag(sync=True)
+    error = t.Unicode("", help="why the current setting has no output ('' when it has one)").tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(limits={k: list(v) for k, v in self.LIMITS.items()}, **kwargs)
+
+    def _from_browser(self) -> bool:
+        """True while ipywidgets applies a change sent by a browser view (it locks those traits)."""
+        return bool(getattr(self, "_property_lock", None))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._repr_traits)
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,114 @@
+"""ChannelExplorer: several input and output channels, one window at a time.
+
+The browser side is channel_explorer.js; the arithmetic it runs is conv_math.js.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import traitlets as t
+
+from helpers import conv
+from helpers.widgets._base import ExplorerError, _array, _check_position, _Explorer, _Nested, _in_range, bundle
+
+def _seed_channels():
+    """The two-channel example (X, K) and K stacked with K+1 and K+2: three output channels."""
+    X = torch.stack([torch.arange(9.0).reshape(3, 3), torch.arange(1.0, 10.0).reshape(3, 3)])
+    K = torch.tensor([[[0.0, 1.0], [2.0, 3.0]], [[1.0, 2.0], [3.0, 4.0]]])
+    return X, torch.stack([K, K + 1, K + 2])
+
+
+class ChannelExplorer(_Explorer):
+    """A convolution with several input and output channels, one window at a time.
+
+    X (C_in, n, n), K (C_out, C_in, k, k) or (C_in, k, k) for one output
+    channel, bias (C_out,) or None for zeros. Left out, X and K are the
+    two-channel example with K stacked as K, K+1, K+2 (three output channels).
+    Y (C_out, n', n') is the output as last drawn (torch's until a browser
+    view has drawn it).
+    """
+
+    _esm = bundle("channel_explorer.js")
+    LIMITS = {"padding": (0, 2), "stride": (1, 3), "channels": (1, 4), "n": (1, 8), "kernel_size": (1, 5)}
+    _repr_traits = ("padding", "stride", "channel", "position", "shape")
+
+    X = _Nested(help="(C_in, n, n)").tag(sync=True)
+    K = _Nested(help="(C_out, C_in, k, k)").tag(sync=True)
+    bias = _Nested(help="(C_out,)").tag(sync=True)
+    padding = t.Int(0).tag(sync=True)
+    stride = t.Int(1).tag(sync=True)
+    channel = t.Int(0, help="the output channel being explained").tag(sync=True)
+    position = t.Int(0, help="the output cell being explained, counted row by row").tag(sync=True)
+    Y = t.List().tag(sync=True)
+
+    def __init__(self, X=None, K=None, bias=None, *, padding: int = 0, stride: int = 1,
+                 channel: int = 0, position: int = 0):
+        if X is None and K is None:
+            X, K = _seed_channels()
+        x = _array(X, 3, "X", "(C_in, n, n)")
+        k = _array(K, 4 if np.ndim(K) == 4 else 3, "K", "(C_out, C_in, k, k)")
+        k = k if k.ndim == 4 else k[None]  # one output channel
+        b = np.zeros(len(k)) if bias is None else np.asarray(bias, dtype=np.float64).reshape(-1)
+        lo_c, hi_c = self.LIMITS["channels"]
+        for what, count in (("input channels", len(x)), ("output channels", len(k))):
+            if not lo_c <= count <= hi_c:
+                raise ExplorerError(f"{what} must number {lo_c} to {hi_c} here, got {count}")
+        if k.shape[1] != len(x):
+            raise ExplorerError(f"X has {len(x)} input channels but K has {k.shape[1]} "
+                                f"(X shape {x.shape}, K shape {k.shape})")
+        if len(b) != len(k) or not np.isfinite(b).all():
+            raise ExplorerError(f"bias must be {len(k)} finite numbers (one per output channel), got {b.shape}")
+        _in_range("n", x.shape[-1], self.LIMITS)
+        _in_range("kernel_size", k.shape[-1], self.LIMITS)
+        super().__init__(X=x.tolist(), K=k.tolist(), bias=b.tolist(), padding=padding, stride=stride,
+                         channel=channel, position=position)
+        self._refresh()
+        _check_position(self, position)  # now that the output size is known
+
+    @property
+    def shape(self) -> tuple:
+        """(C_out, C_in, n, k): output and input channels, input and kernel size."""
+        return (len(self.K), len(self.X), len(self.X[0]), len(self.K[0][0]))
+
+    @t.validate("padding", "stride")
+    def _check_setting(self, proposal):
+        name, value = proposal["trait"].name, proposal["value"]
+        _in_range(name, value, self.LIMITS)
+        if name == "padding" and not self._from_browser():
+            try:
+                conv.output_size(len(self.X[0]), len(self.K[0][0]), value)
+            except ValueError as exc:
+                raise ExplorerError(str(exc)) from None
+        return value
+
+    @t.validate("position")
+    def _check_position(self, proposal):
+        return _check_position(self, proposal["value"])
+
+    @t.validate("channel")
+    def _check_channel(self, proposal):
+        if self.K and not 0 <= proposal["value"] < len(self.K):
+            raise ExplorerError(f"channel must be 0 to {len(self.K) - 1}, got {proposal['value']}")
+        return proposal["value"]
+
+    @t.observe("padding", "stride")
+    def _on_setting(self, change):
+        if not self._from_browser():
+            self._refresh()
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(X, K, bias) as float64 tensors: (C_in, n, n), (C_out, C_in, k, k), (C_out,)."""
+        return tuple(torch.tensor(v, dtype=torch.float64) for v in (self.X, self.K, self.bias))
+
+    def _refresh(self) -> None:
+        X, K, b = self.tensors()
+        try:
+            size = conv.output_size(X.shape[-1], K.shape[-1], self.padding, self.stride)
+        except ValueError as exc:
+            self.error, self.Y = str(exc), []
+            return
+        self.error = ""
+        self.Y = F.conv2d(X[None], K, b, stride=self.stride, padding=self.padding)[0].tolist()
+        self.position = min(self.position, size * size - 1)

@@ -1,0 +1,164 @@
+// The arithmetic behind the explorers, with no DOM: sizes, windows, outputs.
+// tests/test_widgets.py runs this file with node and checks it against
+// helpers.conv.output_size and torch.nn.functional.
+//
+// Grids are arrays of rows (X[row][col]); "padded" coordinates count from the
+// top-left corner of the zero-padded input.
+
+/** How many input rows (or columns) one window spans: d(k - 1) + 1. */
+export function span(k, d) {
+  return d * (k - 1) + 1;
+}
+
+/** floor((n + 2p - d(k - 1) - 1) / s) + 1, or 0 when the window does not fit. */
+export function outputSize(n, k, p, s, d) {
+  const room = n + 2 * p - span(k, d);
+  return room < 0 ? 0 : Math.floor(room / s) + 1;
+}
+
+/** Why a setting cannot work, as a sentence for the reader; "" when it can. */
+export function problem(n, k, p, d, mode = "conv") {
+  const what = mode === "conv" ? "kernel" : "window";
+  const padded = n + 2 * p;
+  if (span(k, d) > padded) {
+    const spread = d > 1 ? ` spans ${span(k, d)} cells (dilation ${d}) and` : "";
+    return (
+      `Refused: a ${k}×${k} ${what}${spread} does not fit the padded input, ` +
+      `which is only ${padded} cells wide (n + 2p = ${n} + 2×${p}). ` +
+      `Make the ${what} or the dilation smaller, or add padding.`
+    );
+  }
+  if (mode !== "conv" && 2 * p > k) {
+    return (
+      `Refused: pooling padding may be at most half the window (PyTorch's rule), ` +
+      `so a ${k}×${k} window allows padding ≤ ${Math.floor(k / 2)}, not ${p}. ` +
+      `Otherwise a window could read almost nothing but padding.`
+    );
+  }
+  if (mode === "avg" && d > 1) {
+    return "Refused: average pooling has no dilation in PyTorch (nn.AvgPool2d takes none). Set dilation to 1.";
+  }
+  return "";
+}
+
+/** torch.arange(rows * cols).reshape(rows, cols) as nested arrays. */
+export function arange2d(rows, cols = rows) {
+  return Array.from({ length: rows }, (_, r) => Array.from({ length: cols }, (_, c) => r * cols + c));
+}
+
+/** X with p rows and columns of `fill` added on every side. */
+export function pad(X, p, fill = 0) {
+  const H = X.length;
+  const W = H ? X[0].length : 0;
+  return Array.from({ length: H + 2 * p }, (_, r) =>
+    Array.from({ length: W + 2 * p }, (_, c) => {
+      const i = r - p;
+      const j = c - p;
+      return i >= 0 && i < H && j >= 0 && j < W ? X[i][j] : fill;
+    }),
+  );
+}
+
+/** The padded-input cells that output (i, j) reads, in kernel order: [row, col] pairs. */
+export function taps(i, j, k, s, d) {
+  const cells = [];
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) cells.push([i * s + a * d, j * s + b * d]);
+  }
+  return cells;
+}
+
+/** Combine one window: weighted sum (cross-correlation), max, or mean. */
+export function reduce(values, weights, mode) {
+  if (mode === "max") return Math.max(...values);
+  let total = 0;
+  for (let t = 0; t < values.length; t++) total += mode === "avg" ? values[t] : values[t] * weights[t];
+  return mode === "avg" ? total / values.length : total;
+}
+
+/**
+ * Everything the convolution explorer shows for one setting.
+ * X (n, n), K (k, k) -> {size, Y (size, size), problem}. Max pooling pads
+ * with -Infinity (padding never wins), average pooling with 0 (counted in
+ * the mean, like torch's count_include_pad=True).
+ */
+export function explore(X, K, { k, p, s, d, mode }) {
+  const n = X.length;
+  const why = problem(n, k, p, d, mode);
+  if (why) return { size: 0, Y: [], problem: why };
+  const P = pad(X, p, mode === "max" ? -Infinity : 0);
+  const size = outputSize(n, k, p, s, d);
+  const weights = mode === "conv" ? K.flat() : [];
+  const Y = Array.from({ length: size }, (_, i) =>
+    Array.from({ length: size }, (_, j) =>
+      reduce(taps(i, j, k, s, d).map(([r, c]) => P[r][c]), weights, mode),
+    ),
+  );
+  return { size, Y, problem: "" };
+}
+
+/** For each padded row (or column) 0..m-1, whether any window reads it. */
+export function readMask(m, k, s, d, size) {
+  const read = new Array(m).fill(false);
+  for (let i = 0; i < size; i++) {
+    for (let a = 0; a < k; a++) read[i * s + a * d] = true;
+  }
+  return read;
+}
+
+/**
+ * Multi-channel cross-correlation with bias, as in nn.Conv2d.
+ * X (C, n, n), K (C_out, C, k, k), bias (C_out) -> {size, Y (C_out, size, size),
+ * parts (C_out, size, size, C): each input channel's share of each output}.
+ */
+export function multiChannel(X, K, bias, p, s) {
+  const n = X[0].length;
+  const k = K[0][0].length;
+  const why = problem(n, k, p, 1, "conv");
+  if (why) return { size: 0, Y: [], parts: [], problem: why };
+  const size = outputSize(n, k, p, s, 1);
+  const padded = X.map((x) => pad(x, p));
+  const parts = K.map((Ko) =>
+    Array.from({ length: size }, (_, i) =>
+      Array.from({ length: size }, (_, j) =>
+        padded.map((P, c) => reduce(taps(i, j, k, s, 1).map(([r, q]) => P[r][q]), Ko[c].flat(), "conv")),
+      ),
+    ),
+  );
+  const Y = parts.map((plane, o) => plane.map((row) => row.map((sums) => sums.reduce((a, b) => a + b, 0) + bias[o])));
+  return { size, Y, parts, problem: "" };
+}
+
+/**
+ * Cross-correlate a grayscale image (row-major, H x W) with a k x k kernel
+ * (row-major array) at stride s with zero padding p -> {H2, W2, data}.
+ */
+export function filterImage(img, H, W, K, s, p) {
+  const k = Math.round(Math.sqrt(K.length));
+  const H2 = outputSize(H, k, p, s, 1);
+  const W2 = outputSize(W, k, p, s, 1);
+  const data = new Float64Array(H2 * W2);
+  for (let i = 0; i < H2; i++) {
+    for (let j = 0; j < W2; j++) {
+      let total = 0;
+      for (let a = 0; a < k; a++) {
+        const r = i * s + a - p;
+        if (r < 0 || r >= H) continue;
+        for (let b = 0; b < k; b++) {
+          const c = j * s + b - p;
+          if (c >= 0 && c < W) total += img[r * W + c] * K[a * k + b];
+        }
+      }
+      data[i * W2 + j] = total;
+    }
+  }
+  return { H2, W2, data };
+}
+
+/** A number as the grids show it: integers exactly, others to 2 decimals. */
+export function fmt(v) {
+  if (v === -Infinity) return "−∞";
+  const r = Math.round(v * 100) / 100;
+  const text = Number.isInteger(r) ? String(r) : r.toFixed(2).replace(/0$/, "");
+  return text.replace("-", "−");
+}

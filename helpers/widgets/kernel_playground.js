@@ -1,0 +1,198 @@
+// KernelPlayground: run a 3x3 kernel over a real photo and see the result,
+// negative responses in blue, positive in red, zero white (nothing clipped).
+// Python side: helpers/widgets/__init__.py (class KernelPlayground).
+import { h, slider, choice, uid, panel } from "./ui.js";
+import { filterImage, fmt, outputSize } from "./conv_math.js";
+
+const SETTINGS = ["kernel", "stride", "padding", "image"];
+const NEGATIVE = [33, 102, 172]; // blue
+const POSITIVE = [178, 24, 43]; // red
+
+/** Grayscale bytes (base64) -> floats in [0, 1], row-major. */
+function decode(b64) {
+  const bytes = atob(b64);
+  const out = new Float64Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes.charCodeAt(i) / 255;
+  return out;
+}
+
+/**
+ * The colour of a response v in [-limit, limit]: white at 0, blue below,
+ * red above. Strength grows with sqrt(|v| / limit), so weak edges stay visible
+ * while the colour scale still covers every value (nothing is clipped).
+ */
+function diverging(v, limit) {
+  const x = Math.max(-1, Math.min(1, v / limit));
+  const end = x < 0 ? NEGATIVE : POSITIVE;
+  const strength = Math.sqrt(Math.abs(x));
+  return end.map((e) => Math.round(255 + (e - 255) * strength));
+}
+
+/** Paint values into a canvas: gray for the photo (limit null), else diverging colours. */
+function paint(canvas, data, H, W, limit) {
+  canvas.width = W;
+  canvas.height = H;
+  const ctx = canvas.getContext("2d");
+  const pixels = ctx.createImageData(W, H);
+  for (let t = 0; t < data.length; t++) {
+    let rgb;
+    if (limit === null) {
+      const g = Math.round(data[t] * 255);
+      rgb = [g, g, g];
+    } else {
+      rgb = diverging(data[t], limit);
+    }
+    pixels.data.set([...rgb, 255], 4 * t);
+  }
+  ctx.putImageData(pixels, 0, 0);
+}
+
+function render({ model, el }) {
+  const limits = model.get("limits");
+  const presets = model.get("presets");
+  let lastKey = "";
+  let result = null;
+  const put = (changes) => {
+    for (const [name, value] of Object.entries(changes)) model.set(name, value);
+    model.save_changes();
+  };
+  const matching = (K) => Object.keys(presets).find((name) => JSON.stringify(presets[name]) === JSON.stringify(K)) ?? "custom";
+
+  const preset = choice({
+    label: "Kernel",
+    role: "preset",
+    value: model.get("preset"),
+    options: [...Object.keys(presets).map((name) => [name, name]), ["custom", "custom (edit the numbers)"]],
+    onChange: (name) => {
+      if (name !== "custom") put({ kernel: presets[name], preset: name });
+    },
+  });
+  const stride = slider({ label: "Stride s", role: "stride", min: limits.stride[0], max: limits.stride[1], value: model.get("stride"), onChange: (v) => put({ stride: v }) });
+  const padding = slider({ label: "Padding p", role: "padding", min: limits.padding[0], max: limits.padding[1], value: model.get("padding"), onChange: (v) => put({ padding: v }) });
+
+  // The 3x3 kernel as nine labelled number boxes.
+  const entries = [];
+  const editor = h("div", { class: "cnnw-kernel-edit", role: "group", "aria-label": "kernel weights", "data-role": "kernel" });
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) {
+      const id = uid("w");
+      const input = h("input", { type: "number", id, step: "0.1", "data-r": r, "data-c": c });
+      input.addEventListener("change", () => {
+        const v = Number(input.value);
+        if (!Number.isFinite(v) || input.value.trim() === "") return;
+        const K = model.get("kernel").map((row) => row.slice());
+        K[r][c] = v;
+        put({ kernel: K, preset: matching(K) });
+      });
+      entries.push(input);
+      editor.append(h("div", {}, h("label", { for: id, class: "cnnw-sr" }, `weight row ${r}, column ${c}`), input));
+    }
+  }
+
+  const inCanvas = h("canvas", { class: "cnnw-photo", role: "img", "aria-label": "the input photo, grayscale" });
+  const outCanvas = h("canvas", { class: "cnnw-photo", role: "img", "data-role": "output" });
+  const sizeLine = h("p", { class: "cnnw-formula", "data-role": "formula", "aria-live": "polite" });
+  const range = h("span", { "data-role": "range" });
+  const low = h("span", {});
+  const high = h("span", {});
+  // the legend: values evenly spaced from -limit to +limit, in the colours used above
+  const stops = Array.from({ length: 21 }, (_, t) => `rgb(${diverging(t / 10 - 1, 1).join(",")})`);
+  const colorbar = h(
+    "div",
+    { class: "cnnw-colorbar-wrap" },
+    h("div", { class: "cnnw-colorbar", "aria-hidden": "true", style: `background: linear-gradient(to right, ${stops.join(", ")})` }),
+    h("div", { class: "cnnw-colorbar-labels" }, low, h("span", {}, "0"), high),
+  );
+  const picked = h("p", { class: "cnnw-note", "data-role": "picked" }, "Tap or click the output to read a value.");
+  const inPanel = panel("Input", inCanvas);
+  const outPanel = panel("Output", outCanvas, colorbar);
+  const root = h(
+    "div",
+    { class: "cnnw cnnw-playground" },
+    h("div", { class: "cnnw-controls" }, preset.wrap, stride.wrap, padding.wrap),
+    h("div", { class: "cnnw-kernel-box" }, h("p", { class: "cnnw-subhead" }, "Kernel weights (edit any number, then press Enter or Tab):"), editor),
+    sizeLine,
+    h("div", { class: "cnnw-stage" }, inPanel, outPanel),
+    h("p", { class: "cnnw-note" }, range),
+    picked,
+  );
+  el.append(root);
+
+  outCanvas.addEventListener("click", (event) => {
+    if (!result) return;
+    const box = outCanvas.getBoundingClientRect();
+    const c = Math.min(result.W2 - 1, Math.floor(((event.clientX - box.left) / box.width) * result.W2));
+    const r = Math.min(result.H2 - 1, Math.floor(((event.clientY - box.top) / box.height) * result.H2));
+    picked.textContent = `Output pixel (row ${r}, column ${c}) = ${result.data[r * result.W2 + c].toFixed(3)}`;
+  });
+
+  function draw() {
+    const H = model.get("height");
+    const W = model.get("width");
+    const img = decode(model.get("image"));
+    const K = model.get("kernel");
+    const s = model.get("stride");
+    const p = model.get("padding");
+    result = filterImage(img, H, W, K.flat(), s, p);
+    const { H2, W2, data } = result;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of data) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const limit = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+    paint(inCanvas, img, H, W, null);
+    paint(outCanvas, data, H2, W2, limit);
+    for (const canvas of [inCanvas, outCanvas]) canvas.style.setProperty("--w", canvas.width);
+    inPanel.querySelector("figcaption").textContent = `Input ${H}×${W} (grayscale)`;
+    outPanel.querySelector("figcaption").textContent = `Output ${H2}×${W2}`;
+    outCanvas.setAttribute("aria-label", `filtered image, ${H2} by ${W2} pixels, values from ${fmt(lo)} to ${fmt(hi)}`);
+    low.textContent = fmt(-limit);
+    high.textContent = fmt(limit);
+    sizeLine.replaceChildren(
+      "Output size: rows ⌊(" + `${H} + 2·${p} − 3) / ${s}⌋ + 1 = ${outputSize(H, 3, p, s, 1)}, ` +
+        `columns ⌊(${W} + 2·${p} − 3) / ${s}⌋ + 1 = ${outputSize(W, 3, p, s, 1)}, so `,
+      h("strong", { "data-role": "out-size" }, `${H2} × ${W2}`),
+    );
+    range.textContent =
+      `Output values run from ${fmt(lo)} to ${fmt(hi)}: blue is negative, white is 0, red is positive. ` +
+      `The colour scale spans ±${fmt(limit)}, so no value is clipped; colour strength grows with the ` +
+      `square root of the size, so weak responses stay visible.`;
+    range.dataset.min = lo;
+    range.dataset.max = hi;
+    K.flat().forEach((v, t) => {
+      if (document.activeElement !== entries[t]) entries[t].value = String(Math.round(v * 1000) / 1000);
+    });
+    preset.select.value = model.get("preset");
+    stride.show(s);
+    padding.show(p);
+    picked.textContent = "Tap or click the output to read a value.";
+    if (JSON.stringify(model.get("out_shape")) !== JSON.stringify([H2, W2])) put({ out_shape: [H2, W2] });
+  }
+
+  const update = () => {
+    const key = JSON.stringify(SETTINGS.map((name) => model.get(name)).concat(model.get("preset")));
+    if (key !== lastKey) {
+      lastKey = key;
+      draw();
+    }
+  };
+  let queued = false;
+  const schedule = () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      update();
+    });
+  };
+  const names = [...SETTINGS, "preset"];
+  for (const name of names) model.on(`change:${name}`, schedule);
+  update();
+  return () => {
+    for (const name of names) model.off(`change:${name}`, schedule);
+  };
+}
+
+export default { render };

@@ -1,0 +1,275 @@
+"""The built book in Chromium: offline, no console errors, and explorers that compute right.
+
+Every page is opened from a local server with every other request blocked.
+The explorers are then driven like a reader would (sliders, keyboard,
+buttons) and what they show is compared with helpers.conv and torch.
+Screenshots land in _build/screenshots/ (desktop and 375 px wide).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from playwright.sync_api import expect
+
+from helpers import conv
+from tests.browser import book
+from tests.browser.conftest import PHONE
+
+HTML = book.html_dir()
+PAGES = book.pages(HTML)
+WIDGETS = book.widgets(HTML)
+COUNTS = {page: sum(w.page == page for w in WIDGETS) for page in PAGES}
+
+
+def of_kind(kind: str) -> list:
+    return [pytest.param(w, id=str(w)) for w in WIDGETS if w.kind == kind]
+
+
+def set_sliders(root, **values) -> None:
+    for name, value in values.items():
+        root.locator(f'[data-role="{name}"]').fill(str(value))
+
+
+def test_every_stored_explorer_is_in_the_built_book(html_dir):
+    expected = book.expected_widgets(book.source_dir(html_dir))
+    assert expected, "no chapter stores an explorer's output (re-run `make execute`?)"
+    assert dict(book.Counter(w.page for w in WIDGETS)) == dict(expected)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_is_offline_and_error_free(open_page, path, screenshot_dir):
+    """Every page; on pages with explorers, each drawn once, labelled, and photographed."""
+    visit = open_page(path)
+    count = COUNTS[path]
+    if count:
+        visit.widget(count - 1)
+        visit.page.wait_for_timeout(300)  # a second render would show up by now
+        # exactly one drawing per stored view: the runtime is loaded once
+        assert visit.page.locator(".cnnw").count() == count
+        unlabelled = visit.page.locator(".cnnw input, .cnnw select").evaluate_all(
+            "els => els.filter(e => e.labels.length === 0).map(e => e.outerHTML)")
+        assert unlabelled == []
+        visit.hide_page_chrome()
+        for widget in (w for w in WIDGETS if w.page == path):
+            visit.widget(widget.index).screenshot(path=screenshot_dir / f"{widget}-desktop.png")
+    visit.assert_clean()
+
+
+# --------------------------------------------------------------------------
+# ConvExplorer
+# --------------------------------------------------------------------------
+
+# (n, k, p, s, d) settings to drive through; each list has a case the floor rounds down.
+CONV_SETTINGS = [(3, 2, 0, 1, 1), (8, 3, 1, 2, 1), (6, 3, 1, 2, 1), (7, 2, 0, 3, 2), (5, 3, 2, 1, 2), (4, 4, 0, 1, 1)]
+POOL_SETTINGS = [(4, 3, 1, 2, 1), (3, 2, 0, 1, 1), (5, 2, 1, 2, 1), (7, 3, 0, 2, 1), (6, 3, 1, 3, 1)]
+
+
+def setting_of(state: dict) -> tuple:
+    return tuple(state[name] for name in ("n", "kernel_size", "padding", "stride", "dilation"))
+
+
+def check_conv_output(root, state, n, k, p, s, d, mode) -> None:
+    size = conv.output_size(n, k, p, s, d)
+    expect(root.locator('[data-role="out-size"]')).to_have_text(f"{size} × {size}")
+    assert book.shown_size(root) == (size, size)
+    want = book.conv_reference(state, n, k, p, s, d, mode).flatten().tolist()
+    got = book.cell_values(root.locator('[data-role="output"]'))
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-12), (n, k, p, s, d, mode)
+
+
+@pytest.mark.parametrize("widget", of_kind("ConvExplorer"))
+def test_conv_explorer_sizes_and_values_match_torch(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    mode = widget.state["mode"]
+    # as stored: the chapter's own numbers (the seed example's)
+    check_conv_output(root, widget.state, *setting_of(widget.state), mode)
+    floors = 0
+    for n, k, p, s, d in CONV_SETTINGS if mode == "conv" else POOL_SETTINGS:
+        if mode == "avg":
+            d = 1
+        set_sliders(root, n=n, kernel_size=k, padding=p, stride=s, dilation=d)
+        check_conv_output(root, widget.state, n, k, p, s, d, mode)
+        if (n + 2 * p - d * (k - 1) - 1) % s:
+            floors += 1
+            note = root.locator('[data-role="unused-note"]').inner_text()
+            assert "never read" in note and "floor" in note
+            assert root.locator('[data-role="input"] .cnnw-unused').count() > 0
+    assert floors >= 2
+    visit.assert_clean()
+
+
+@pytest.mark.parametrize("widget", of_kind("ConvExplorer"))
+def test_conv_explorer_refuses_settings_that_cannot_work(open_page, widget, screenshot_dir):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    problem = root.locator('[data-role="problem"]')
+    expect(problem).to_be_hidden()
+    set_sliders(root, n=2, padding=0, dilation=1, kernel_size=5)
+    expect(problem).to_be_visible()
+    expect(problem).to_contain_text("does not fit")
+    expect(root.locator('[data-role="output-none"]')).to_be_visible()
+    assert root.locator('[data-role="input"] .cnnw-cell').count() == 4  # the input is still drawn
+    visit.hide_page_chrome()
+    root.screenshot(path=screenshot_dir / f"{widget}-refused.png")
+    if widget.state["mode"] != "conv":  # torch's pooling rule: padding at most half the window
+        set_sliders(root, n=5, kernel_size=2, padding=2)
+        expect(problem).to_contain_text("at most half the window")
+    set_sliders(root, n=5, kernel_size=2, padding=1)
+    expect(problem).to_be_hidden()
+    expect(root.locator('[data-role="output"]')).to_be_visible()
+    visit.assert_clean()
+
+
+@pytest.mark.parametrize("widget", of_kind("ConvExplorer"))
+def test_conv_explorer_keyboard_steps_and_taps(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    n, k, p, s, d = setting_of(widget.state)
+    # a slider moved with an arrow key
+    stride = root.locator('[data-role="stride"]')
+    stride.focus()
+    visit.page.keyboard.press("ArrowRight")
+    expect(stride).to_have_value(str(s + 1))
+    size = conv.output_size(n, k, p, s + 1, d)
+    expect(root.locator('[data-role="out-size"]')).to_have_text(f"{size} × {size}")
+    # the output grid: one Tab stop, arrow keys move the explained cell
+    set_sliders(root, stride=1)
+    root.locator('[data-role="output"] [tabindex="0"]').focus()
+    expect(root.locator('[data-role="calc"]')).to_contain_text("y[0, 0] =")
+    visit.page.keyboard.press("ArrowDown")
+    expect(root.locator('[data-role="calc"]')).to_contain_text("y[1, 0] =")
+    focused = visit.page.evaluate("document.activeElement.dataset.r + ',' + document.activeElement.dataset.c")
+    assert focused == "1,0"
+    # step with the buttons, then tap a cell: the lit input cells are its window's taps
+    # (dilation 2 spreads the window; average pooling has none; the floor leaves a row unread)
+    n, k, p, s, d = (6, 2, 1, 2, 1) if widget.state["mode"] == "avg" else (6, 2, 1, 2, 2)
+    set_sliders(root, n=n, kernel_size=k, padding=p, stride=s, dilation=d)
+    size = conv.output_size(n, k, p, s, d)
+    root.locator('[data-role="output"] .cnnw-cell').first.click()
+    root.locator('[data-role="next"]').click()
+    expect(root.locator(".cnnw-step-status")).to_contain_text(f"Window 2 of {size * size}")
+    last = size * size - 1
+    root.locator('[data-role="output"] .cnnw-cell').nth(last).click()
+    i, j = divmod(last, size)
+    want = sorted((i * s + a * d, j * s + b * d) for a in range(k) for b in range(k))
+    lit = root.locator('[data-role="input"] .cnnw-win').evaluate_all(
+        "cs => cs.map(c => [Number(c.dataset.r), Number(c.dataset.c)])")
+    assert sorted(map(tuple, lit)) == want
+    expect(root.locator('[data-role="calc"]')).to_contain_text(f"y[{i}, {j}] =")
+    visit.assert_clean()
+
+
+# --------------------------------------------------------------------------
+# ChannelExplorer
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("widget", of_kind("ChannelExplorer"))
+def test_channel_explorer_matches_torch(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    state = widget.state
+    C_out, n, k = len(state["K"]), len(state["X"][0]), len(state["K"][0][0])
+    for p, s in [(state["padding"], state["stride"]), (1, 2), (2, 3), (0, 1)]:
+        set_sliders(root, padding=p, stride=s)
+        size = conv.output_size(n, k, p, s)
+        assert book.shown_size(root) == (C_out, size, size)
+        want = book.channel_reference(state, p, s)
+        grids = root.locator('[data-role="output"]')
+        assert grids.count() == C_out
+        for o in range(C_out):
+            assert book.cell_values(grids.nth(o)) == pytest.approx(want[o].flatten().tolist())
+    # the per-channel sums for the explained window add up, with the bias, to the output
+    set_sliders(root, padding=0, stride=1)
+    grids.nth(C_out - 1).locator(".cnnw-cell").first.click()  # last output channel, row 0, column 0
+    X, K, b = (torch.tensor(state[name], dtype=torch.float64) for name in ("X", "K", "bias"))
+    parts = [float((X[c, :k, :k] * K[-1, c]).sum()) for c in range(len(X))]
+    shown = [float(v) for v in root.locator('[data-role="partial"]').evaluate_all("es => es.map(e => e.dataset.value)")]
+    assert shown == pytest.approx(parts)
+    expect(root.locator('[data-role="calc"]')).to_contain_text(f"= {book.channel_reference(state, 0, 1)[-1, 0, 0]:g}"
+                                                                .replace("-", "−"))
+    assert math.isclose(sum(parts) + float(b[-1]), float(book.channel_reference(state, 0, 1)[-1, 0, 0]))
+    visit.assert_clean()
+
+
+@pytest.mark.parametrize("widget", of_kind("ChannelExplorer"))
+def test_channel_explorer_works_from_the_keyboard(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    n, k = len(widget.state["X"][0]), len(widget.state["K"][0][0])
+    p = widget.state["padding"]
+    root.locator('[data-role="padding"]').focus()
+    visit.page.keyboard.press("ArrowRight")
+    size = conv.output_size(n, k, p + 1, widget.state["stride"])
+    assert book.shown_size(root)[1:] == (size, size)
+    visit.assert_clean()
+
+
+# --------------------------------------------------------------------------
+# KernelPlayground
+# --------------------------------------------------------------------------
+
+def check_playground(root, state, kernel, s, p) -> None:
+    H2, W2 = conv.output_size((state["height"], state["width"]), 3, p, s)
+    expect(root.locator('[data-role="out-size"]')).to_have_text(f"{H2} × {W2}")
+    want = book.playground_reference(state, kernel, s, p)
+    shown = root.locator('[data-role="range"]')
+    assert float(shown.get_attribute("data-min")) == pytest.approx(float(want.min()), abs=1e-9)
+    assert float(shown.get_attribute("data-max")) == pytest.approx(float(want.max()), abs=1e-9)
+
+
+@pytest.mark.parametrize("widget", of_kind("KernelPlayground"))
+def test_kernel_playground_matches_torch(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    state = widget.state
+    check_playground(root, state, state["kernel"], state["stride"], state["padding"])
+    for name, s, p in [("sharpen", 2, 1), ("Sobel y (horizontal edges)", 3, 0), ("box blur", 4, 2)]:
+        root.locator('[data-role="preset"]').select_option(name)
+        set_sliders(root, stride=s, padding=p)
+        check_playground(root, state, state["presets"][name], s, p)
+    # typing a weight makes a custom kernel
+    weight = root.locator('[data-role="kernel"] input').nth(4)
+    weight.fill("-2")
+    weight.press("Tab")
+    expect(root.locator('[data-role="preset"]')).to_have_value("custom")
+    kernel = [row[:] for row in state["presets"]["box blur"]]
+    kernel[1][1] = -2.0
+    check_playground(root, state, kernel, 4, 2)
+    visit.assert_clean()
+
+
+@pytest.mark.parametrize("widget", of_kind("KernelPlayground"))
+def test_kernel_playground_works_from_the_keyboard(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    state = widget.state
+    root.locator('[data-role="stride"]').focus()
+    visit.page.keyboard.press("ArrowRight")
+    check_playground(root, state, state["kernel"], state["stride"] + 1, state["padding"])
+    visit.assert_clean()
+
+
+# --------------------------------------------------------------------------
+# How they look
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("widget", [pytest.param(w, id=str(w)) for w in WIDGETS])
+def test_phone_width(open_page, widget, screenshot_dir):
+    """At 375 px the explorer fits the screen, nothing sticks out of it; a screenshot."""
+    visit = open_page(widget.page, PHONE)
+    root = visit.widget(widget.index)
+    visit.hide_page_chrome()
+    root.scroll_into_view_if_needed()
+    root.screenshot(path=screenshot_dir / f"{widget}-phone.png")
+    box = root.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    wider = root.evaluate("""r => [...r.querySelectorAll('*')]
+        .filter(e => e.getBoundingClientRect().right > r.getBoundingClientRect().right + 1
+                     && !e.parentElement.closest('.cnnw-panel'))
+        .map(e => e.outerHTML.slice(0, 80))""")
+    assert wider == [], f"sticks out of the widget at phone width: {wider}"
+    visit.assert_clean()
