@@ -393,10 +393,10 @@ def _download(fetch: Callable[[pathlib.Path], object], subdir: str,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _not_found(name: str, download: bool) -> str:
-    if not download or offline():
-        return f"{name} was not found on this machine and downloads are off"
-    return f"{name} was not found on this machine and could not be downloaded"
+def _not_found(name: str) -> str:
+    # One wording whether downloads were switched off or failed, so that a
+    # notebook's printed source does not depend on how its machine is offline.
+    return f"{name} was not found on this machine and was not downloaded"
 
 
 def _find(subdirs: list[str], extra: list[tuple[pathlib.Path, str]], present) -> tuple | None:
@@ -441,7 +441,7 @@ def load_mnist(download: bool = True) -> Dataset:
     CNN_BOOK_OFFLINE=1, skips the download.
     """
     found = _load_idx("MNIST", MNIST_CLASSES, ["mnist", "MNIST/raw"], [], "MNIST", download)
-    return found or load_mnist_subset(reason=_not_found("full MNIST", download))
+    return found or load_mnist_subset(reason=_not_found("full MNIST"))
 
 
 def load_mnist_subset(path: str | os.PathLike | None = None, reason: str | None = None) -> Dataset:
@@ -488,7 +488,7 @@ def load_fashion_mnist(download: bool = True) -> Dataset:
                       ["fashion-mnist", "FashionMNIST/raw"], debian, "FashionMNIST", download)
     if found is None:
         raise FileNotFoundError(
-            f"{_not_found('Fashion-MNIST', download)}. Install it with "
+            f"{_not_found('Fashion-MNIST')}. Install it with "
             f"`apt-get install dataset-fashion-mnist` (Debian/Ubuntu), put the four IDX files "
             f"in ${DATA_ENV}/fashion-mnist/, or allow the download.")
     return found
@@ -561,7 +561,7 @@ def load_cifar10(download: bool = True, standin_size: tuple[int, int] = (50_000,
         return make_dataset("CIFAR-10", xtr, ytr, xte, yte, CIFAR10_CLASSES, source)
     n_train, n_test = standin_size
     return synthetic_cifar10(n_train, n_test, seed=seed,
-                             reason=_not_found("real CIFAR-10", download))
+                             reason=_not_found("real CIFAR-10"))
 
 
 # --------------------------------------------------------------------------- the stand-in
