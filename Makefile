@@ -34,7 +34,7 @@ book: install
 	@echo "The book is in _build/html/index.html"
 
 test: book
-	CNN_BOOK_FAST=1 $(PY) -m pytest $(PYTEST_ARGS)
+	CNN_BOOK_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # Re-run chapters and write their outputs back (all of them, or NB=chapters/x.ipynb).
 execute: install

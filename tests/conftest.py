@@ -1,8 +1,20 @@
-"""Shared pytest configuration: a deterministic Hypothesis profile."""
+"""Shared pytest configuration: a deterministic Hypothesis profile, one torch thread."""
 
+import pytest
+import torch
 from hypothesis import settings
 
 # Derandomized: the same examples on every run, so CI never flakes on a rare draw.
 settings.register_profile("book", derandomize=True, deadline=None, max_examples=150,
                           database=None, print_blob=True)
 settings.load_profile("book")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Unit tests use small tensors that gain nothing from threads; on a busy 2-core
+    machine OpenMP threads waiting for each other make them 10 to 50 times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

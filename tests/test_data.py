@@ -16,15 +16,6 @@ import torchvision.datasets
 from helpers import data
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP
-    threads that wait for each other make these tests 10 to 50 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 SMALL = {"train": 20, "test": 10}  # image counts of the fake IDX datasets below
 
 

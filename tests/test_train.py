@@ -8,16 +8,6 @@ from torch import nn
 from helpers import data, models, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP
-    threads that wait for each other make these tests 10 to 50 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def coded_split(codes, labels):
     """Images whose first pixel holds a class code (0-9) and second a per-image number."""
     n = len(codes)
