@@ -6,15 +6,19 @@ network, its parameters and MACs (from helpers.summary), its test accuracy,
 its training throughput and wall time, and the machine it ran on (processor,
 cores, torch threads, load average before and after, versions, device).
 
-    .venv/bin/python benchmarks/lenet_alexnet.py                   # 10 epochs, all 60,000 images
+    .venv/bin/python benchmarks/lenet_alexnet.py                 # the chapter: 5 epochs, 60,000 images
+    .venv/bin/python benchmarks/lenet_alexnet.py --epochs 10     # d2l's number of epochs
     .venv/bin/python benchmarks/lenet_alexnet.py --epochs 1 --train 6000 --test 2000
     .venv/bin/python benchmarks/lenet_alexnet.py --models LeNet --batch-norm --json out.json
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.lenet_alexnet   # see the note below
 
 It always trains (helpers.train.fit, not fit_or_load), so the times are
 measured now. Throughput is training images per second with the forward,
 backward and optimizer step, averaged over the epochs after the first (the
 first pays for warm-up) when there are several. On a shared machine, compare
-numbers only from runs whose load averages were similar.
+numbers only from runs whose load averages were similar. When other processes
+keep the cores busy, torch's two OpenMP threads can slow each other down many
+times over; one thread (--threads 1 or OMP_NUM_THREADS=1) is then much faster.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ def run(name: str, build, fashion: data.Dataset, epochs: int, device: torch.devi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train", type=int, default=None, help="training images (default: all)")
     parser.add_argument("--test", type=int, default=None, help="test images (default: all)")
     parser.add_argument("--models", nargs="+", choices=[*NETWORKS, *BATCH_NORM],
