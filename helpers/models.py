@@ -135,3 +135,199 @@ class SmallVGG(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+# --------------------------------------------------------------------------- LeNet, AlexNet and after
+# The chapter "LeNet and AlexNet" builds these. Every activation and flatten is a
+# module (not a functional call in forward), so helpers.summary can follow the
+# receptive field through them.
+
+
+class LeNet1998(nn.Module):
+    """LeNet-5 close to its 1998 form: sigmoid activations and 2x2 average pooling.
+
+    conv 5x5 (-> 6), sigmoid, avg pool; conv 5x5 (6 -> 16), sigmoid, avg pool;
+    then 400 -> 120 -> 84 -> classes with sigmoids between. Simplified from the
+    paper: plain averages instead of trainable subsampling, a fully connected C3
+    instead of its connection table, a linear output instead of RBF units.
+    `padding` on C1 is 2 for 28x28 inputs and 0 for the original 32x32; either
+    way 61,706 parameters at 1 channel and 10 classes. batch_norm=True adds
+    BatchNorm between every convolution or hidden dense layer and its sigmoid
+    (452 more parameters); without it there are no placeholder layers.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
+                 padding: int = 2, batch_norm: bool = False):
+        super().__init__()
+        s = (image_size + 2 * padding - 4) // 2      # after C1 and S2
+        s = (s - 4) // 2                             # after C3 and S4
+        if s < 1:
+            raise ValueError(f"a {image_size}x{image_size} input with padding {padding} is too "
+                             f"small for LeNet's two 5x5 convolutions and pools")
+
+        def squash(layer: nn.Module, width: int, norm: type[nn.Module]) -> list[nn.Module]:
+            return [layer, *([norm(width)] if batch_norm else []), nn.Sigmoid()]
+
+        self.features = nn.Sequential(
+            *squash(nn.Conv2d(in_channels, 6, kernel_size=5, padding=padding), 6, nn.BatchNorm2d),
+            nn.AvgPool2d(2),                                       # (N, 6, 14, 14)
+            *squash(nn.Conv2d(6, 16, kernel_size=5), 16, nn.BatchNorm2d),  # (N, 16, 10, 10)
+            nn.AvgPool2d(2),                                       # (N, 16, 5, 5)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                                          # (N, 16, 5, 5) -> 400
+            *squash(nn.Linear(16 * s * s, 120), 120, nn.BatchNorm1d),
+            *squash(nn.Linear(120, 84), 84, nn.BatchNorm1d),
+            nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def _lrn() -> nn.LocalResponseNorm:
+    """AlexNet's local response normalization (size 5, alpha 1e-4, beta 0.75, k 2); no parameters."""
+    return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+
+
+class AlexNet2012(nn.Module):
+    """AlexNet as published in 2012, its two GPU towers written as groups=2.
+
+    Input 3x227x227 (the paper says 224, but only 227 gives its 55x55 maps).
+    conv1 96 11x11 stride 4; conv2 256 5x5 in two groups; conv3 384 3x3 reading
+    both towers; conv4 384 and conv5 256, two groups each; ReLU, local response
+    normalization after conv1 and conv2, overlapping 3x3 stride-2 max pools;
+    then 9216 -> 4096 -> 4096 -> classes with dropout. 60,965,224 parameters
+    for 1000 classes.
+    """
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=11, stride=4), nn.ReLU(), _lrn(),    # (N, 96, 55, 55)
+            nn.MaxPool2d(kernel_size=3, stride=2),                            # (N, 96, 27, 27)
+            nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2), nn.ReLU(), _lrn(),
+            nn.MaxPool2d(kernel_size=3, stride=2),                            # (N, 256, 13, 13)
+            nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),         # both towers
+            nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2), nn.ReLU(),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),                            # (N, 256, 6, 6)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                                                     # -> 9216
+            nn.Dropout(dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
+            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class ZFNet(nn.Module):
+    """Zeiler and Fergus's 2013 refinement of AlexNet (their Fig. 3), one tower.
+
+    conv1 7x7 stride 2 instead of 11x11 stride 4, and conv2 with stride 2. The
+    paddings are chosen so that a 3x224x224 input gives the figure's map sizes
+    110, 55, 26, 13, 13, 13, 13, 6. `widths` are conv3-5's channels: (384, 384,
+    256) as in the figure, (512, 1024, 512) for the paper's larger variant.
+    """
+
+    def __init__(self, num_classes: int = 1000, widths: tuple[int, int, int] = (384, 384, 256),
+                 dropout: float = 0.5):
+        super().__init__()
+        c3, c4, c5 = widths
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=7, stride=2, padding=1), nn.ReLU(), _lrn(),  # (N, 96, 110, 110)
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),                       # (N, 96, 55, 55)
+            nn.Conv2d(96, 256, kernel_size=5, stride=2), nn.ReLU(), _lrn(),         # (N, 256, 26, 26)
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),                       # (N, 256, 13, 13)
+            nn.Conv2d(256, c3, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(c3, c4, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(c4, c5, kernel_size=3, padding=1), nn.ReLU(),                 # (N, c5, 13, 13)
+            nn.MaxPool2d(kernel_size=3, stride=2),                                  # (N, c5, 6, 6)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                                                           # -> c5 * 36
+            nn.Dropout(dropout), nn.Linear(c5 * 6 * 6, 4096), nn.ReLU(),
+            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class AlexNetSmall(nn.Module):
+    """AlexNet's design for small grayscale images: same layers, 1/`shrink` of the widths.
+
+    Five convolutions (5x5, 5x5, then three 3x3, all keeping the size) with
+    overlapping 3x3 stride-2 max pools after the first, second and fifth; then
+    two dropout + dense + ReLU layers and the output layer. The first layer is
+    5x5 with stride 1, not AlexNet's 11x11 with stride 4, which would leave a
+    28x28 image 5x5 before the first pool. With shrink=8 the channels are 12,
+    32, 48, 48, 32 and the dense layers 512 wide; a 1x28x28 input becomes
+    32 maps of 2x2 (128 features); 392,290 parameters, 3,932,224 MACs.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
+                 shrink: int = 8, dropout: float = 0.5):
+        super().__init__()
+        c1, c2, c3, c4, c5 = (max(1, w // shrink) for w in (96, 256, 384, 384, 256))
+        hidden = max(1, 4096 // shrink)
+        s = image_size
+        for _ in range(3):                                    # three 3x3 stride-2 pools
+            s = (s - 3) // 2 + 1
+        if s < 1:
+            raise ValueError(f"a {image_size}x{image_size} input is too small for AlexNetSmall's "
+                             f"three 3x3 stride-2 pools; use at least 15x15")
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, c1, kernel_size=5, padding=2), nn.ReLU(),  # (N, c1, 28, 28)
+            nn.MaxPool2d(kernel_size=3, stride=2),                            # (N, c1, 13, 13)
+            nn.Conv2d(c1, c2, kernel_size=5, padding=2), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),                            # (N, c2, 6, 6)
+            nn.Conv2d(c2, c3, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(c3, c4, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(c4, c5, kernel_size=3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),                            # (N, c5, 2, 2)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                                                     # -> c5 * s * s
+            nn.Dropout(dropout), nn.Linear(c5 * s * s, hidden), nn.ReLU(),
+            nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class ResidualBlock(nn.Module):
+    """ResNet's basic block: relu(F(x) + shortcut(x)), F = conv3x3-BN-ReLU-conv3x3-BN.
+
+    The first 3x3 convolution has the given stride; padding 1 keeps the size
+    otherwise. When the block keeps the shape (stride 1, same channels) the
+    shortcut is the identity. When it changes the shape, the shortcut is a 1x1
+    convolution with the same stride, plus BatchNorm: a learned projection of
+    x (N, in_channels, H, W) to F(x)'s shape (N, out_channels, H', W').
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU(),
+            nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        if stride == 1 and in_channels == out_channels:
+            self.shortcut: nn.Module = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.residual(x) + self.shortcut(x))   # (N, out_channels, H', W')

@@ -81,3 +81,132 @@ def test_count_parameters_skips_frozen_ones():
         p.requires_grad_(False)
     assert models.count_parameters(m) == dense(400, 120) + dense(120, 84) + dense(84, 10)
     assert sum(p.numel() for p in m.parameters()) == 61_706
+
+
+# ---- the LeNet and AlexNet chapter: LeNet1998, AlexNet2012, ZFNet, AlexNetSmall, ResidualBlock
+
+def grouped(cin, cout, k, groups):
+    """A grouped conv: `groups` independent convs from cin/groups to cout/groups channels."""
+    return groups * conv(cin // groups, cout // groups, k)
+
+
+def feature_sizes(features, shape, device="meta"):
+    """Side length after every conv and pool of a Sequential, from a real (meta) forward."""
+    x, sizes = torch.zeros(1, *shape, device=device), []
+    for layer in features:
+        x = layer(x)
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            sizes.append(x.shape[-1])
+    return sizes
+
+
+def test_lenet_1998_has_lenets_counts_at_28_and_32_pixels():
+    for size, padding in [(28, 2), (32, 0)]:
+        m = models.LeNet1998(image_size=size, padding=padding)
+        assert models.count_parameters(m) == 61_706
+        assert feature_sizes(m.features, (1, size, size), "cpu") == [28, 14, 10, 5]
+    with_bn = models.LeNet1998(batch_norm=True)
+    assert models.count_parameters(with_bn) == 61_706 + 2 * (6 + 16 + 120 + 84)
+
+
+def test_lenet_1998_is_sigmoid_and_average_pooling_with_no_placeholders():
+    kinds = {type(m) for m in models.LeNet1998().modules()}
+    assert {nn.Sigmoid, nn.AvgPool2d} <= kinds
+    assert not kinds & {nn.ReLU, nn.MaxPool2d, nn.Identity, nn.BatchNorm2d, nn.BatchNorm1d}
+    bn = [type(m) for m in models.LeNet1998(batch_norm=True).modules()
+          if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    assert bn == [nn.BatchNorm2d, nn.BatchNorm2d, nn.BatchNorm1d, nn.BatchNorm1d]
+    out = models.LeNet1998(batch_norm=True).eval()(torch.zeros(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+
+
+def test_lenet_1998_refuses_an_input_too_small():
+    with pytest.raises(ValueError, match="too small"):
+        models.LeNet1998(image_size=12, padding=0)
+
+
+def test_alexnet_2012_matches_the_hand_count_with_two_towers():
+    expected = (conv(3, 96, 11) + grouped(96, 256, 5, 2) + conv(256, 384, 3)
+                + grouped(384, 384, 3, 2) + grouped(384, 256, 3, 2)
+                + dense(256 * 6 * 6, 4096) + dense(4096, 4096) + dense(4096, 1000))
+    assert expected == 60_965_224 and conv(3, 96, 11) == 34_944
+    with torch.device("meta"):
+        m = models.AlexNet2012()
+    assert models.count_parameters(m) == expected
+    assert [c.groups for c in m.modules() if isinstance(c, nn.Conv2d)] == [1, 2, 1, 2, 2]
+    assert feature_sizes(m.features, (3, 227, 227)) == [55, 27, 27, 13, 13, 13, 13, 6]
+    assert m(torch.zeros(2, 3, 227, 227, device="meta")).shape == (2, 1000)
+
+
+def test_zfnet_reproduces_the_papers_map_sizes_and_counts():
+    with torch.device("meta"):
+        m, wide = models.ZFNet(), models.ZFNet(widths=(512, 1024, 512))
+    assert feature_sizes(m.features, (3, 224, 224)) == [110, 55, 26, 13, 13, 13, 13, 6]
+    dense_part = dense(4096, 4096) + dense(4096, 1000)
+    assert models.count_parameters(m) == (
+        conv(3, 96, 7) + conv(96, 256, 5) + conv(256, 384, 3) + conv(384, 384, 3)
+        + conv(384, 256, 3) + dense(256 * 36, 4096) + dense_part)
+    assert models.count_parameters(wide) == (
+        conv(3, 96, 7) + conv(96, 256, 5) + conv(256, 512, 3) + conv(512, 1024, 3)
+        + conv(1024, 512, 3) + dense(512 * 36, 4096) + dense_part)
+
+
+def test_alexnet_small_counts_macs_and_receptive_field():
+    from helpers import summary
+
+    m = models.AlexNetSmall()
+    expected = (conv(1, 12, 5) + conv(12, 32, 5) + conv(32, 48, 3) + conv(48, 48, 3)
+                + conv(48, 32, 3) + dense(32 * 2 * 2, 512) + dense(512, 512) + dense(512, 10))
+    assert models.count_parameters(m) == expected == 392_290
+    assert feature_sizes(m.features, (1, 28, 28), "cpu") == [28, 13, 13, 6, 6, 6, 6, 2]
+    s = summary.summarize(m, (1, 28, 28))
+    macs = (28 * 28 * 12 * 25 + 13 * 13 * 32 * 12 * 25 + 6 * 6 * 48 * 32 * 9 + 6 * 6 * 48 * 48 * 9
+            + 6 * 6 * 32 * 48 * 9 + 128 * 512 + 512 * 512 + 512 * 10)
+    assert s.total_macs == macs == 3_932_224
+    # 5 -> pool 7 (jump 2) -> 15 -> pool 19 (jump 4) -> 27 -> 35 -> 43 -> pool 51 (jump 8)
+    assert s["features.12"].rf == (51, 51) and s["features.12"].jump == (8, 8)
+    assert s["classifier.2"].rf == "all"
+
+
+def test_alexnet_small_other_sizes_and_widths():
+    assert models.AlexNetSmall(image_size=56).eval()(torch.zeros(2, 1, 56, 56)).shape == (2, 10)
+    wider = models.AlexNetSmall(in_channels=3, num_classes=7, image_size=32, shrink=4)
+    assert [c.out_channels for c in wider.modules() if isinstance(c, nn.Conv2d)] == [24, 64, 96, 96, 64]
+    assert wider.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 7)
+    models.AlexNetSmall(image_size=15)                    # 15 -> 7 -> 3 -> 1: the smallest that fits
+    with pytest.raises(ValueError, match="too small"):
+        models.AlexNetSmall(image_size=14)
+
+
+def test_alexnet_small_dropout_acts_only_in_training():
+    torch.manual_seed(0)
+    m, x = models.AlexNetSmall(), torch.randn(4, 1, 28, 28)
+    m.eval()
+    assert torch.equal(m(x), m(x))
+    m.train()
+    assert not torch.equal(m(x), m(x))
+
+
+def test_residual_block_shortcut_is_identity_only_when_the_shape_stays():
+    assert isinstance(models.ResidualBlock(16, 16).shortcut, nn.Identity)
+    for cin, cout, stride in [(6, 16, 2), (6, 16, 1), (16, 16, 2)]:
+        block = models.ResidualBlock(cin, cout, stride=stride)
+        proj = block.shortcut[0]
+        assert proj.kernel_size == (1, 1) and proj.stride == (stride, stride)
+        out = block(torch.randn(2, cin, 28, 28))
+        assert out.shape == (2, cout, 28 // stride, 28 // stride)
+    down = models.ResidualBlock(6, 16, stride=2)
+    assert models.count_parameters(down) == (9 * 6 * 16 + 2 * 16 + 9 * 16 * 16 + 2 * 16
+                                             + 6 * 16 + 2 * 16) == 3_360
+
+
+@pytest.mark.parametrize("cin, cout, stride", [(8, 8, 1), (6, 16, 2)])
+def test_residual_block_adds_the_shortcut(cin, cout, stride):
+    torch.manual_seed(0)
+    block = models.ResidualBlock(cin, cout, stride=stride).eval()
+    nn.init.zeros_(block.residual[4].weight)          # F(x) = 0: only the shortcut is left
+    x = torch.randn(2, cin, 12, 12, requires_grad=True)
+    out = block(x)
+    assert torch.equal(out, torch.relu(block.shortcut(x)))
+    out.sum().backward()                              # the gradient still reaches the input
+    assert x.grad.abs().sum() > 0
