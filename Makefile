@@ -37,8 +37,11 @@ test: book
 	CNN_BOOK_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # Re-run chapters and write their outputs back (all of them, or NB=chapters/x.ipynb).
+# One torch thread: training results then do not depend on the machine's core count
+# (a different number of threads sums in a different order), so a rerun reproduces
+# the committed numbers, which the prose quotes.
 execute: install
-	$(PY) -m tools.notebooks execute $(NB)
+	OMP_NUM_THREADS=1 $(PY) -m tools.notebooks execute $(NB)
 
 clean:
 	rm -rf _build

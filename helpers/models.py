@@ -84,18 +84,20 @@ class LeNet(nn.Module):
         if s < 1:
             raise ValueError(f"a {image_size}x{image_size} input with padding {padding} is too "
                              f"small for LeNet's two 5x5 convolutions and pools")
-        norm2d = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
-        norm1d = (lambda c: nn.BatchNorm1d(c)) if batch_norm else (lambda c: nn.Identity())
+        def norm(batch_norm_cls, channels):  # BatchNorm where asked for, nothing otherwise
+            return [batch_norm_cls(channels)] if batch_norm else []
+
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, kernel_size=5, padding=padding), norm2d(6), nn.ReLU(),
+            nn.Conv2d(in_channels, 6, kernel_size=5, padding=padding),  # (N, 6, 28, 28)
+            *norm(nn.BatchNorm2d, 6), nn.ReLU(),
             nn.MaxPool2d(2),                                       # (N, 6, 14, 14)
-            nn.Conv2d(6, 16, kernel_size=5), norm2d(16), nn.ReLU(),  # (N, 16, 10, 10)
+            nn.Conv2d(6, 16, kernel_size=5), *norm(nn.BatchNorm2d, 16), nn.ReLU(),  # (N, 16, 10, 10)
             nn.MaxPool2d(2),                                       # (N, 16, 5, 5)
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),                                          # (N, 16, 5, 5) -> 400
-            nn.Linear(16 * s * s, 120), norm1d(120), nn.ReLU(),
-            nn.Linear(120, 84), norm1d(84), nn.ReLU(),
+            nn.Linear(16 * s * s, 120), *norm(nn.BatchNorm1d, 120), nn.ReLU(),
+            nn.Linear(120, 84), *norm(nn.BatchNorm1d, 84), nn.ReLU(),
             nn.Linear(84, num_classes),
         )
 

@@ -233,7 +233,9 @@ class Summary:
 
     def _repr_html_(self) -> str:
         def cell(tag: str, column: str, text: str) -> str:
-            style = ' style="text-align:right"' if column in _NUMERIC else ' style="text-align:left"'
+            align = "right" if column in _NUMERIC else "left"
+            # nowrap: a shape such as (16, 10, 10) must not break over two lines
+            style = f' style="text-align:{align}; white-space:nowrap; padding:1px 8px"'
             return f"<{tag}{style}>{html.escape(text)}</{tag}>"
 
         head = "".join(cell("th", c, c) for c in _COLUMNS)

@@ -87,3 +87,45 @@ def test_notebooks_have_no_execution_timing_metadata():
         raw = json.loads(path.read_text())
         for cell in raw["cells"]:
             assert "execution" not in cell.get("metadata", {}), path.name
+
+
+# Numbers the prose may state without a cell printing them: facts from outside the
+# book, and settings written differently in code (1e-3 as 0.001). Keep this short.
+PROSE_NUMBERS_FROM_ELSEWHERE = {
+    "07_cifar10.ipynb": {"60000",      # real CIFAR-10's size, quoted to describe it
+                         "0.1"},       # chance level for ten classes
+    "08_lenet_alexnet.ipynb": {"0.001",   # the learning rate, written 1e-3 in code
+                               "2000",    # the CI budget's test images, written 2_000
+                               "1.28", "1.2"},  # ImageNet's 1.28 million training images
+}
+NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+\.\d+(?:e-?\d+)?)(?![\w])")
+
+
+def _plain(text: str) -> str:
+    return text.replace(",", "").replace("_", "")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_numbers_in_prose_are_computed(path):
+    """Every decimal or thousands-separated number in the text appears in a stored
+    output (or, for settings, in the code), so re-running a chapter with new
+    results cannot leave stale numbers in its prose."""
+    nb = nbformat.read(path, as_version=4)
+    shown = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        shown.append(cell.source)
+        for out in cell.outputs:
+            if out.output_type == "stream":
+                shown.append(out.text)
+            elif "data" in out:
+                shown += [out.data.get("text/plain", ""), out.data.get("text/html", "")]
+    haystack = _plain("\n".join(shown))
+    allowed = PROSE_NUMBERS_FROM_ELSEWHERE.get(path.name, set())
+    missing = sorted({
+        n for cell in nb.cells if cell.cell_type == "markdown"
+        for n in map(_plain, NUMBER.findall(cell.source))
+        if n not in haystack and n not in allowed
+    })
+    assert not missing, f"{path.name}: numbers in the prose that no cell shows: {missing}"
