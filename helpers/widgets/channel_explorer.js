@@ -2,7 +2,7 @@
 // Each input channel meets its own kernel slice; the per-channel sums plus the
 // bias give one output value; one kernel per output channel, stacked.
 // Python side: helpers/widgets/__init__.py (class ChannelExplorer).
-import { h, slider, grid, selectable, stepper, panel } from "./ui.js";
+import { h, slider, grid, selectable, stepper, panel, watch } from "./ui.js";
 import { fmt, multiChannel, pad, taps } from "./conv_math.js";
 
 const SETTINGS = ["X", "K", "bias", "padding", "stride"];
@@ -16,7 +16,6 @@ function shape(array) {
 function render({ model, el }) {
   const limits = model.get("limits");
   let drawn = null;
-  let lastKey = "";
   const put = (changes) => {
     for (const [name, value] of Object.entries(changes)) model.set(name, value);
     model.save_changes();
@@ -156,29 +155,10 @@ function render({ model, el }) {
     steps.status.textContent = `Output channel ${o}, row ${i}, column ${j}`;
   }
 
-  function update() {
-    const key = JSON.stringify(SETTINGS.map((name) => model.get(name)));
-    if (key !== lastKey) {
-      lastKey = key;
-      draw();
-    }
-    highlight();
-  }
-  let queued = false;
-  const schedule = () => {
-    if (queued) return;
-    queued = true;
-    queueMicrotask(() => {
-      queued = false;
-      update();
-    });
-  };
-  const names = [...SETTINGS, "channel", "position"];
-  for (const name of names) model.on(`change:${name}`, schedule);
-  update();
+  const stop = watch(model, SETTINGS, ["channel", "position"], draw, highlight);
   return () => {
     steps.stop();
-    for (const name of names) model.off(`change:${name}`, schedule);
+    stop();
   };
 }
 

@@ -1,7 +1,7 @@
 // ConvExplorer: slide a kernel (or a pooling window) over a small input and
 // watch the padded input, the window, the output grid and the size formula.
 // Python side: helpers/widgets/__init__.py (class ConvExplorer).
-import { h, slider, choice, grid, selectable, stepper, panel } from "./ui.js";
+import { h, slider, choice, grid, selectable, stepper, panel, watch } from "./ui.js";
 import { arange2d, explore, fmt, pad, readMask, span, taps } from "./conv_math.js";
 
 const MODES = [
@@ -73,7 +73,6 @@ function unusedNote({ n, k, p, s, d }, size, read) {
 function render({ model, el }) {
   const limits = model.get("limits");
   let drawn = null; // what the last draw() produced
-  let lastKey = "";
 
   const put = (changes) => {
     for (const [name, value] of Object.entries(changes)) model.set(name, value);
@@ -232,29 +231,10 @@ function render({ model, el }) {
     steps.status.textContent = `Window ${pos + 1} of ${count}: output row ${i}, column ${j}`;
   }
 
-  function update() {
-    const key = JSON.stringify(SETTINGS.map((name) => model.get(name)));
-    if (key !== lastKey) {
-      lastKey = key;
-      draw();
-    }
-    highlight();
-  }
-
-  let queued = false;
-  const schedule = () => {
-    if (queued) return;
-    queued = true;
-    queueMicrotask(() => {
-      queued = false;
-      update();
-    });
-  };
-  for (const name of [...SETTINGS, "position"]) model.on(`change:${name}`, schedule);
-  update();
+  const stop = watch(model, SETTINGS, ["position"], draw, highlight);
   return () => {
     steps.stop();
-    for (const name of [...SETTINGS, "position"]) model.off(`change:${name}`, schedule);
+    stop();
   };
 }
 

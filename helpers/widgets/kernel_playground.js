@@ -1,7 +1,7 @@
 // KernelPlayground: run a 3x3 kernel over a real photo and see the result,
 // negative responses in blue, positive in red, zero white (nothing clipped).
 // Python side: helpers/widgets/__init__.py (class KernelPlayground).
-import { h, slider, choice, uid, panel } from "./ui.js";
+import { h, slider, choice, uid, panel, watch } from "./ui.js";
 import { filterImage, fmt, outputSize } from "./conv_math.js";
 
 const SETTINGS = ["kernel", "stride", "padding", "image"];
@@ -50,7 +50,6 @@ function paint(canvas, data, H, W, limit) {
 function render({ model, el }) {
   const limits = model.get("limits");
   const presets = model.get("presets");
-  let lastKey = "";
   let result = null;
   const put = (changes) => {
     for (const [name, value] of Object.entries(changes)) model.set(name, value);
@@ -171,28 +170,7 @@ function render({ model, el }) {
     if (JSON.stringify(model.get("out_shape")) !== JSON.stringify([H2, W2])) put({ out_shape: [H2, W2] });
   }
 
-  const update = () => {
-    const key = JSON.stringify(SETTINGS.map((name) => model.get(name)).concat(model.get("preset")));
-    if (key !== lastKey) {
-      lastKey = key;
-      draw();
-    }
-  };
-  let queued = false;
-  const schedule = () => {
-    if (queued) return;
-    queued = true;
-    queueMicrotask(() => {
-      queued = false;
-      update();
-    });
-  };
-  const names = [...SETTINGS, "preset"];
-  for (const name of names) model.on(`change:${name}`, schedule);
-  update();
-  return () => {
-    for (const name of names) model.off(`change:${name}`, schedule);
-  };
+  return watch(model, [...SETTINGS, "preset"], [], draw);
 }
 
 export default { render };

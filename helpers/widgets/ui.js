@@ -149,3 +149,34 @@ export function stepper({ count, get, set, label = "window" }) {
 export function panel(title, ...content) {
   return h("figure", { class: "cnnw-panel" }, h("figcaption", {}, title), ...content);
 }
+
+// Keep a view in step with its model: redraw() when any trait in `keys` changed since
+// the last redraw, then refresh() (cheap highlighting) on every change of `keys` or
+// `extra`. Changes arriving together are handled once, in a microtask. Returns a
+// function that stops listening.
+export function watch(model, keys, extra, redraw, refresh = () => {}) {
+  let lastKey = null;
+  let queued = false;
+  const update = () => {
+    const key = JSON.stringify(keys.map((name) => model.get(name)));
+    if (key !== lastKey) {
+      lastKey = key;
+      redraw();
+    }
+    refresh();
+  };
+  const schedule = () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      update();
+    });
+  };
+  const names = [...keys, ...extra];
+  for (const name of names) model.on(`change:${name}`, schedule);
+  update();
+  return () => {
+    for (const name of names) model.off(`change:${name}`, schedule);
+  };
+}
