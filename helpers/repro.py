@@ -30,6 +30,16 @@ def seed_everything(seed: int) -> int:
     return seed
 
 
+def env_flag(name: str) -> bool:
+    """An on/off environment variable, read strictly: 1/true/yes/on or 0/false/no/off (or unset)."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+
+
 def fast_mode() -> bool:
     """True when CNN_BOOK_FAST asks for the small CI budget (1/true/yes/on)."""
     raw = os.environ.get(FAST_ENV, "").strip().lower()

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torchvision.datasets
 
-from helpers import data
+from helpers import data, datafiles
 
 
 SMALL = {"train": 20, "test": 10}  # image counts of the fake IDX datasets below
@@ -30,10 +30,10 @@ def write_idx(path, array, compress=True):
 def make_idx_folder(folder, label, compress=True):
     """Four small IDX files whose labels all equal `label`, so a test can tell folders apart."""
     folder.mkdir(parents=True, exist_ok=True)
-    for split, (images, labels) in data.IDX_FILES.items():
+    for split, (images, labels) in datafiles.IDX_FILES.items():
         n = SMALL[split]
         suffix = ".gz" if compress else ""
-        write_idx(folder / (images + suffix), np.full((n, 28, 28), 7, np.uint8), compress)
+        write_idx(folder / (images + suffix), (np.arange(n * 784) % 251).astype(np.uint8).reshape(n, 28, 28), compress)
         write_idx(folder / (labels + suffix), np.full(n, label, np.uint8), compress)
     return folder
 
@@ -42,10 +42,10 @@ def make_idx_folder(folder, label, compress=True):
 def places(tmp_path, monkeypatch):
     """Empty stand-ins for every place the loaders look; offline unless a test says otherwise."""
     dirs = {k: tmp_path / k for k in ("env", "book", "debian")}
-    monkeypatch.setattr(data, "BOOK_DATA", dirs["book"])
-    monkeypatch.setattr(data, "DOWNLOADS", dirs["book"] / "downloads")
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", dirs["debian"])
-    monkeypatch.setattr(data, "IDX_COUNTS", SMALL)
+    monkeypatch.setattr(datafiles, "BOOK_DATA", dirs["book"])
+    monkeypatch.setattr(datafiles, "DOWNLOADS", dirs["book"] / "downloads")
+    monkeypatch.setattr(datafiles, "DEBIAN_FASHION_MNIST", dirs["debian"])
+    monkeypatch.setattr(datafiles, "IDX_COUNTS", SMALL)
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     monkeypatch.setenv(data.OFFLINE_ENV, "1")
     return dirs
@@ -61,7 +61,7 @@ def test_env_dir_wins_over_book_dir_and_debian(places, monkeypatch):
     monkeypatch.setenv(data.DATA_ENV, str(places["env"]))
     ds = data.load_fashion_mnist()
     assert set(ds.train.labels.tolist()) == {1}
-    assert "$CNN_BOOK_DATA" in ds.source and str(places["env"]) in ds.source
+    assert "IDX files in $CNN_BOOK_DATA/fashion-mnist" in ds.source  # the same on every machine
 
 
 def test_book_dir_wins_over_debian(places):
@@ -105,13 +105,6 @@ def test_offline_mnist_falls_back_to_the_shipped_subset(places):
 def test_offline_fashion_mnist_without_a_copy_says_how_to_get_it(places):
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
         data.load_fashion_mnist()
-
-
-def test_offline_cifar10_is_the_synthetic_stand_in(places):
-    ds = data.load_cifar10(standin_size=(1000, 1000))
-    assert ds.synthetic
-    assert ds.source.startswith("SYNTHETIC STAND-IN, NOT CIFAR-10: 1,000 training + 1,000 test")
-    assert ds.classes == data.STANDIN_CLASSES
 
 
 # --------------------------------------------------------------------------- downloads
@@ -178,7 +171,7 @@ def test_read_idx_round_trip(tmp_path):
     a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     for compress in (True, False):
         name = "x-idx3-ubyte.gz" if compress else "x-idx3-ubyte"
-        got = data.read_idx(write_idx(tmp_path / name, a, compress))
+        got = datafiles.read_idx(write_idx(tmp_path / name, a, compress))
         assert got.shape == (2, 3, 4) and np.array_equal(got, a)
 
 
@@ -198,7 +191,7 @@ def test_damaged_idx_files_raise_an_error_naming_the_file(tmp_path, damage):
     else:
         path.write_bytes(gzip.compress(raw + b"\x00"))
     with pytest.raises(data.DataFileError, match=str(path)):
-        data.read_idx(path)
+        datafiles.read_idx(path)
 
 
 def test_wrong_image_count_is_an_error(places):
@@ -209,9 +202,9 @@ def test_wrong_image_count_is_an_error(places):
 
 
 def test_a_corrupt_cifar_batch_is_named(places, monkeypatch):
-    folder = places["book"] / data.CIFAR_DIR
+    folder = places["book"] / datafiles.CIFAR_DIR
     folder.mkdir(parents=True)
-    train, test = data._cifar_files()
+    train, test = datafiles._cifar_files()
     for name, _ in train + test:
         (folder / name).write_bytes(b"not a pickle")
     with pytest.raises(data.DataFileError, match="data_batch_1"):
@@ -222,8 +215,8 @@ def test_a_corrupt_cifar_batch_is_named(places, monkeypatch):
 
 
 def test_shipped_subset_matches_its_recorded_hash_and_counts():
-    digest = hashlib.sha256(data.MNIST_SUBSET.read_bytes()).hexdigest()
-    assert digest == data.MNIST_SUBSET_SHA256
+    digest = hashlib.sha256(datafiles.MNIST_SUBSET.read_bytes()).hexdigest()
+    assert digest == datafiles.MNIST_SUBSET_SHA256
     ds = data.load_mnist_subset()
     assert ds.train.images.shape == (8000, 1, 28, 28) and ds.test.images.shape == (2000, 1, 28, 28)
     counts = ds.train.labels.bincount() + ds.test.labels.bincount()
@@ -233,40 +226,13 @@ def test_shipped_subset_matches_its_recorded_hash_and_counts():
 
 def test_a_changed_subset_file_is_refused(tmp_path):
     copy = tmp_path / "mnist-subset.npz"
-    blob = bytearray(data.MNIST_SUBSET.read_bytes())
+    blob = bytearray(datafiles.MNIST_SUBSET.read_bytes())
     blob[len(blob) // 2] ^= 0xFF
     copy.write_bytes(bytes(blob))
     with pytest.raises(data.DataFileError, match="SHA-256"):
         data.load_mnist_subset(copy)
-    shutil.copy(data.MNIST_SUBSET, copy)
+    shutil.copy(datafiles.MNIST_SUBSET, copy)
     assert len(data.load_mnist_subset(copy).train) == 8000
-
-
-# --------------------------------------------------------------------------- the stand-in
-
-
-def test_stand_in_is_deterministic_and_seed_dependent():
-    a = data.synthetic_cifar10(1200, 1000, seed=0)
-    b = data.synthetic_cifar10(1200, 1000, seed=0)
-    c = data.synthetic_cifar10(1200, 1000, seed=1)
-    assert torch.equal(a.train.images, b.train.images) and torch.equal(a.test.labels, b.test.labels)
-    assert not torch.equal(a.train.images, c.train.images)
-    assert not torch.equal(a.train.images[:1000], a.test.images)  # train and test differ
-
-
-def test_stand_in_prefix_does_not_depend_on_the_total():
-    small = data.synthetic_cifar10(1500, 1000)
-    large = data.synthetic_cifar10(3000, 1000)
-    assert torch.equal(small.train.images, large.train.images[:1500])
-
-
-def test_stand_in_has_cifar_shapes_and_balanced_classes():
-    ds = data.synthetic_cifar10(2000, 1000)
-    assert ds.train.images.shape == (2000, 3, 32, 32) and ds.train.images.dtype == torch.uint8
-    assert ds.train.labels.bincount().tolist() == [200] * 10
-    assert ds.test.labels.bincount().tolist() == [100] * 10
-    assert len(ds.classes) == 10
-    assert ds.train.images.float().std() > 30  # not blank: real contrast and noise
 
 
 # --------------------------------------------------------------------------- batching
@@ -329,3 +295,234 @@ def test_augment_crop_is_a_shifted_window_of_the_padded_image():
         assert hits, f"image {i} is not a crop of its padded original"
         shifts.add(hits[0])
     assert len(shifts) > 5  # offsets vary from image to image
+
+
+# --------------------------------------------------------------------------- CIFAR-10, JPEG copy
+
+TINY_PER_CLASS = {"train": 3, "test": 2}
+
+
+def jpeg_bytes(seed, size=32):
+    """A real JPEG of a seeded random picture."""
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buf = __import__("io").BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=75)
+    return buf.getvalue()
+
+
+def tiny_jpeg_files(per_class=TINY_PER_CLASS):
+    """(path inside cifar10-jpeg/, bytes) for a tiny copy in the JPEG layout."""
+    files = []
+    for split, n in per_class.items():
+        for c, cls in enumerate(datafiles.CIFAR10_CLASSES):
+            offset = 500_000 if split == "test" else 1000 * c
+            files += [(f"{split}/{cls}/{i:04d}.jpg", jpeg_bytes(offset + 100 * c + i))
+                      for i in range(n)]
+    return files
+
+
+def write_archive(path, files):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, blob in files:
+            info = tarfile.TarInfo(f"{datafiles.CIFAR_JPEG}/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def write_folder(folder, files):
+    for name, blob in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(blob)
+    return folder
+
+
+@pytest.fixture
+def tiny_cifar(places, monkeypatch):
+    monkeypatch.setattr(datafiles, "CIFAR_JPEG_PER_CLASS", TINY_PER_CLASS)
+    places["env"].mkdir()
+    monkeypatch.setenv(datafiles.DATA_ENV, str(places["env"]))
+    return places["env"]
+
+
+def test_cifar10_is_read_from_the_jpeg_archive_and_says_so(tiny_cifar):
+    write_archive(tiny_cifar / datafiles.CIFAR_JPEG_ARCHIVE, tiny_jpeg_files())
+    ds = data.load_cifar10()
+    assert ds.source == ("CIFAR-10 (JPEG copy, quality 75): 30 training + 20 test images, "
+                         "from $CNN_BOOK_DATA/cifar10-jpeg.tar.gz")
+    assert ds.train.images.shape == (30, 3, 32, 32) and ds.train.images.dtype == torch.uint8
+    assert ds.train.labels.tolist() == [c for c in range(10) for _ in range(3)]
+    assert ds.classes == datafiles.CIFAR10_CLASSES
+
+
+def test_archive_and_extracted_folder_give_the_same_images(tiny_cifar, tmp_path):
+    files = tiny_jpeg_files()
+    archive = datafiles.read_cifar10_jpeg(write_archive(tmp_path / "a.tar.gz", files))
+    folder = datafiles.read_cifar10_jpeg(write_folder(tmp_path / "cifar10-jpeg", files))
+    for split in ("train", "test"):
+        assert np.array_equal(archive[split][0], folder[split][0])
+        assert np.array_equal(archive[split][1], folder[split][1])
+    write_folder(tiny_cifar / datafiles.CIFAR_JPEG, files)       # found when extracted too
+    assert data.load_cifar10().source.endswith("from $CNN_BOOK_DATA/cifar10-jpeg")
+
+
+def test_decoded_jpegs_are_cached_by_checksum_and_reused(tiny_cifar, places, monkeypatch):
+    write_archive(tiny_cifar / datafiles.CIFAR_JPEG_ARCHIVE, tiny_jpeg_files())
+    first = data.load_cifar10()
+    caches = list((places["book"] / "downloads").glob("cifar10-jpeg-*.npz"))
+    assert len(caches) == 1 and not list((places["book"] / "downloads").glob(".*"))
+
+    def no_decoding(*args):
+        raise AssertionError("decoded again although the cache is there")
+    monkeypatch.setattr(datafiles, "decode_jpeg", no_decoding)
+    second = data.load_cifar10()
+    assert torch.equal(first.train.images, second.train.images)
+    caches[0].write_bytes(b"damaged")                             # a bad cache is rebuilt
+    monkeypatch.undo()
+    monkeypatch.setattr(datafiles, "CIFAR_JPEG_PER_CLASS", TINY_PER_CLASS)
+    monkeypatch.setattr(datafiles, "DOWNLOADS", places["book"] / "downloads")
+    monkeypatch.setenv(datafiles.DATA_ENV, str(tiny_cifar))
+    assert torch.equal(data.load_cifar10().test.images, first.test.images)
+
+
+def test_python_batches_win_over_the_jpeg_copy(tiny_cifar, monkeypatch):
+    write_archive(tiny_cifar / datafiles.CIFAR_JPEG_ARCHIVE, tiny_jpeg_files())
+    (tiny_cifar / datafiles.CIFAR_DIR).mkdir()
+    fake = {"train": (np.ones((4, 3, 32, 32), np.uint8) * np.arange(4, dtype=np.uint8)[:, None, None, None],
+                      np.arange(4)), "test": (np.zeros((2, 3, 32, 32), np.uint8) + 9, np.arange(2))}
+    monkeypatch.setattr(datafiles, "has_cifar_batches", lambda folder: folder.name == datafiles.CIFAR_DIR)
+    monkeypatch.setattr(datafiles, "read_cifar10", lambda folder: fake)
+    ds = data.load_cifar10()
+    assert ds.source.startswith("CIFAR-10: 4 training + 2 test images, the original release in")
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "cannot read the archive"),
+    ("undecodable", "train/cat/0001.jpg: cannot decode the image"),
+    ("missing class", "the class folder test/ship is missing"),
+    ("wrong count", "train/dog holds 2 images, expected 3"),
+    ("unknown class", "unknown class folder train/cats"),
+    ("wrong size", "train/airplane/0000.jpg: the image is 16x16, expected 32x32"),
+])
+def test_a_damaged_jpeg_copy_is_refused_naming_the_file(tiny_cifar, damage, message):
+    files = dict(tiny_jpeg_files())
+    if damage == "undecodable":
+        files["train/cat/0001.jpg"] = b"\xff\xd8 not really a jpeg"
+    elif damage == "missing class":
+        files = {k: v for k, v in files.items() if not k.startswith("test/ship/")}
+    elif damage == "wrong count":
+        del files["train/dog/0002.jpg"]
+    elif damage == "unknown class":
+        files["train/cats/0000.jpg"] = files["train/cat/0000.jpg"]
+    elif damage == "wrong size":
+        files["train/airplane/0000.jpg"] = jpeg_bytes(1, size=16)
+    archive = write_archive(tiny_cifar / datafiles.CIFAR_JPEG_ARCHIVE, list(files.items()))
+    if damage == "truncate":
+        archive.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
+    with pytest.raises(data.DataFileError, match=message) as err:
+        data.load_cifar10()
+    assert str(archive) in str(err.value)
+
+
+def test_offline_cifar10_is_the_shipped_real_subset(places):
+    ds = data.load_cifar10()
+    assert ds.source.startswith("CIFAR-10 SUBSET (real photos, JPEG copy, quality 75; not the "
+                                "full dataset): 5,000 training + 1,000 test images")
+    assert "full CIFAR-10 was not found on this machine and was not downloaded" in ds.source
+    assert ds.train.labels.bincount().tolist() == [500] * 10
+    assert ds.test.labels.bincount().tolist() == [100] * 10
+
+
+def test_shipped_cifar_subset_matches_its_hash_and_is_refused_when_changed(tmp_path):
+    assert hashlib.sha256(datafiles.CIFAR_SUBSET.read_bytes()).hexdigest() == \
+        datafiles.CIFAR_SUBSET_SHA256
+    assert datafiles.CIFAR_SUBSET.stat().st_size < 3_000_000
+    copy = tmp_path / "subset.tar.gz"
+    blob = bytearray(datafiles.CIFAR_SUBSET.read_bytes())
+    blob[len(blob) // 3] ^= 0xFF
+    copy.write_bytes(bytes(blob))
+    with pytest.raises(data.DataFileError, match="SHA-256"):
+        data.load_cifar10_subset(copy)
+
+
+def test_cifar_subset_builder_is_reproducible_from_the_full_archive(tmp_path):
+    from tools import build_cifar_subset
+
+    members = {("train", c): {f"{i:04d}.jpg": bytes([i % 256, c_i]) for i in range(5000)}
+               for c_i, c in enumerate(datafiles.CIFAR10_CLASSES)}
+    members |= {("test", c): {f"{i:04d}.jpg": bytes([i % 256, c_i]) for i in range(1000)}
+                for c_i, c in enumerate(datafiles.CIFAR10_CLASSES)}
+    chosen = build_cifar_subset.select(members)
+    assert len(chosen) == 6000 and chosen == build_cifar_subset.select(members)
+    build_cifar_subset.write_tar_gz(tmp_path / "a.tar.gz", chosen)
+    build_cifar_subset.write_tar_gz(tmp_path / "b.tar.gz", chosen)
+    assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def test_a_read_only_data_dir_falls_back_instead_of_failing(online, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(online))
+    monkeypatch.setattr(datafiles.tempfile, "mkdtemp", read_only)
+    monkeypatch.setattr(FakeMNIST, "mode", "ok")
+    assert data.load_mnist().source.startswith("MNIST SUBSET")
+
+
+def test_a_data_dir_that_is_a_file_is_a_clear_error(places, monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv(datafiles.DATA_ENV, str(tmp_path / "file"))
+    with pytest.raises(ValueError, match="CNN_BOOK_DATA=.* is a file; it must name a directory"):
+        data.load_mnist()
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "yes please"])
+def test_offline_flag_is_parsed_strictly(places, monkeypatch, value):
+    monkeypatch.setenv(datafiles.OFFLINE_ENV, value)
+    with pytest.raises(ValueError, match="CNN_BOOK_OFFLINE must be one of"):
+        data.load_mnist()
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def test_hold_out_gives_disjoint_seeded_splits():
+    split = tiny_split(50)
+    rest, held = split.hold_out(10, seed=3)
+    assert (len(rest), len(held)) == (40, 10)
+    assert sorted(rest.labels.tolist() + held.labels.tolist()) == list(range(50))
+    assert torch.equal(held.labels, split.hold_out(10, seed=3)[1].labels)
+    assert not torch.equal(held.labels, split.hold_out(10, seed=4)[1].labels)
+    assert held.mean == split.mean and rest.std == split.std
+    for bad in (0, 50, True, 2.5):
+        with pytest.raises(ValueError, match="n must be an int between 1 and 49"):
+            split.hold_out(bad)
+
+
+def test_a_zero_or_nan_std_is_refused_when_the_split_is_made():
+    images = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
+    for std in [(0.0,), (float("nan"),), (-1.0,)]:
+        with pytest.raises(ValueError, match="every std must be a positive number"):
+            data.Split(images, torch.zeros(2, dtype=torch.long), (0.0,), std)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_num_batches_refuses_a_bad_batch_size(bad):
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        tiny_split().num_batches(bad)
+
+
+def test_augment_settings_can_turn_the_flip_off():
+    split = tiny_split(64)
+    g = torch.Generator().manual_seed(0)
+    plain = next(split.batches(64))[0]
+    x, _ = next(split.batches(64, augment={"flip": False, "padding": 0}, generator=g))
+    assert torch.equal(x, plain)
+    with pytest.raises(ValueError, match="augment must be True, False or a dict"):
+        next(split.batches(4, augment={"rotate": 10}, generator=g))

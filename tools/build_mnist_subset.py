@@ -24,7 +24,7 @@ fixed pseudo-random order that needs no random number generator, so any
 NumPy reproduces it); the first 8,000 are the training split, the last 2,000
 the test split. The .npz is written with fixed zip timestamps, so a rebuild
 gives the same bytes (with the same zlib) and the SHA-256 recorded in
-helpers/data.py.
+helpers/datafiles.py.
 """
 
 from __future__ import annotations
@@ -120,12 +120,12 @@ def main(argv=None) -> int:
     print(f"class counts, package: {np.bincount(labels).tolist()}")
     print(f"sha256 {digest}")
     sys.path.insert(0, str(ROOT))
-    from helpers import data
+    from helpers import datafiles
 
-    if digest != data.MNIST_SUBSET_SHA256:
-        print(f"note: helpers/data.py records {data.MNIST_SUBSET_SHA256}; update MNIST_SUBSET_SHA256")
+    if digest != datafiles.MNIST_SUBSET_SHA256:
+        print(f"note: helpers/datafiles.py records {datafiles.MNIST_SUBSET_SHA256}; update MNIST_SUBSET_SHA256")
         return 1
-    print("matches MNIST_SUBSET_SHA256 in helpers/data.py")
+    print("matches MNIST_SUBSET_SHA256 in helpers/datafiles.py")
     return 0
 
 
