@@ -102,11 +102,13 @@ def show_matrix(M, ax=None, title: str | None = None, fmt: str = "{:g}", cmap: s
 # --------------------------------------------------------------------------- training
 
 
-def learning_curves(histories, metric: str = "accuracy", ax=None, test_only: bool = False):
-    """Plot train (dashed) and test (solid) `metric` per epoch for one History or a dict of them.
+def learning_curves(histories, metric: str = "accuracy", ax=None, test_only: bool = False,
+                    eval_name: str = "test"):
+    """Plot train (dashed) and evaluation (solid) `metric` per epoch for one History or a dict.
 
     metric is 'accuracy' or 'loss'; `histories` is a helpers.train.History or
-    {label: History}. Returns the Axes.
+    {label: History}. `eval_name` labels the split fit evaluated on after each
+    epoch ("val" when it was a validation split). Returns the Axes.
     """
     if metric not in ("accuracy", "loss"):
         raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
@@ -118,7 +120,8 @@ def learning_curves(histories, metric: str = "accuracy", ax=None, test_only: boo
         color = f"C{i}"
         epochs = h.column("epoch")
         name = f"{label} " if label else ""
-        ax.plot(epochs, h.column(f"test_{metric}"), "-o", color=color, ms=3, label=f"{name}test")
+        ax.plot(epochs, h.column(f"test_{metric}"), "-o", color=color, ms=3,
+                label=f"{name}{eval_name}")
         if not test_only:
             ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{name}train")
     ax.set_xlabel("epoch")
@@ -165,16 +168,24 @@ def _to_display(img) -> np.ndarray:
 
 
 def misclassified(images, labels, predictions, classes, n: int = 12, ncols: int = 6,
-                  size: float = 1.6):
-    """A grid of the first `n` images whose prediction is wrong, titled 'true -> predicted'.
+                  size: float = 1.6, confidence=None):
+    """A grid of `n` images whose prediction is wrong, titled 'true -> predicted'.
 
-    images (N, C, H, W) uint8 or in [0, 1]; labels and predictions (N,). Returns the Axes array.
+    images (N, C, H, W) uint8 or in [0, 1]; labels and predictions (N,). Without
+    `confidence` the first n mistakes are shown; with it, (N,) probabilities of
+    the predicted class, the n most confident mistakes, each title ending with
+    its probability. Returns the Axes array.
     """
     labels, predictions = _numpy(labels), _numpy(predictions)
-    wrong = np.flatnonzero(labels != predictions)[:n]
+    wrong = np.flatnonzero(labels != predictions)
     if len(wrong) == 0:
         raise ValueError("no misclassified images to show")
-    titles = [f"{classes[labels[i]]} -> {classes[predictions[i]]}" for i in wrong]
+    if confidence is not None:
+        conf = _numpy(confidence)
+        wrong = wrong[np.argsort(-conf[wrong], kind="stable")]
+    wrong = wrong[:n]
+    titles = [f"{classes[labels[i]]} -> {classes[predictions[i]]}"
+              + (f" {conf[i]:.2f}" if confidence is not None else "") for i in wrong]
     return show_images([_to_display(images[i]) for i in wrong], titles,
                        ncols=min(ncols, len(wrong)), size=size)
 
