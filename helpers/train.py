@@ -334,3 +334,15 @@ def confusion(labels: torch.Tensor, predictions: torch.Tensor, num_classes: int)
     """Confusion matrix (num_classes, num_classes): entry [t, p] counts images of class t predicted p."""
     idx = labels.long() * num_classes + predictions.long()
     return torch.bincount(idx, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def mean_and_spread(values) -> tuple[float, float]:
+    """The mean of results from several seeds and their spread, max - min.
+
+    A difference between two settings is worth believing only when it is
+    larger than the spread of each setting across seeds.
+    """
+    v = [float(x) for x in values]
+    if not v:
+        raise ValueError("need at least one value")
+    return sum(v) / len(v), max(v) - min(v)

@@ -169,3 +169,10 @@ def test_fit_or_load_key_ignores_how_defaults_are_spelled(tmp_path):
     train.fit_or_load("m", models.LeNet, split, split, **kwargs)
     _, h = train.fit_or_load("m", models.LeNet, split, split, lr=1e-3, optimizer="adam", **kwargs)
     assert h.loaded
+
+
+def test_mean_and_spread_of_seeded_results():
+    assert train.mean_and_spread([0.5, 0.7, 0.6]) == pytest.approx((0.6, 0.2))
+    assert train.mean_and_spread([0.9]) == (0.9, 0.0)
+    with pytest.raises(ValueError, match="at least one"):
+        train.mean_and_spread([])
