@@ -201,8 +201,8 @@ def fit(model: nn.Module, train_data: Split, test_data: Split, *, epochs: int,
                 bar.close()
                 raise TrainingDiverged(
                     f"training stopped: the loss became {loss.item()} at epoch {epoch}, batch "
-                    f"{batch} of {steps // epochs}. Lower the learning rate (lr={lr!r}) or check "
-                    f"the inputs (e.g. a Split whose std is 0 divides by zero)")
+                    f"{batch} of {steps // epochs}. Lower the learning rate (lr={lr!r}), or check "
+                    f"the inputs and the model's weights for NaN or infinite values")
             opt.zero_grad()
             loss.backward()
             opt.step()
