@@ -68,6 +68,35 @@ def _check_tensor(X, ndim: int, name: str, layout: str, func: str) -> None:
         )
 
 
+def _check_kernel(K: torch.Tensor, name: str, func: str) -> None:
+    """A kernel needs at least one row, one column (and one output channel), as in torch."""
+    kh, kw = K.shape[-2:]
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{func}: {name} must be at least 1x1, got a {kh}x{kw} kernel "
+                         f"(shape {tuple(K.shape)})")
+    if K.dim() == 4 and K.shape[0] < 1:
+        raise ValueError(f"{func}: {name} has no output channels (shape {tuple(K.shape)}); "
+                         f"it needs at least one kernel")
+
+
+def _check_some_channels(X: torch.Tensor, func: str, axis: int = 0) -> None:
+    # F.conv2d answers C_in = 0 with an empty tensor that has no output channels either,
+    # which is no result at all; say so instead.
+    if X.shape[axis] == 0:
+        raise ValueError(f"{func}: X has no input channels (shape {tuple(X.shape)}); "
+                         f"a convolution needs at least one")
+
+
+def _same_dtype(func: str, **tensors) -> None:
+    """torch's convolutions refuse to mix dtypes; say which arguments differ."""
+    given = {name: t for name, t in tensors.items() if t is not None}
+    if len({t.dtype for t in given.values()}) > 1:
+        listed = ", ".join(f"{name} is {t.dtype}" for name, t in given.items())
+        first = next(iter(given))
+        raise ValueError(f"{func}: the tensors must share one dtype, but {listed}; convert them, "
+                         f"e.g. with .to({first}.dtype)")
+
+
 def _extent(kernel_size: int, dilation: int) -> int:
     """How many input rows (or columns) one window spans."""
     return dilation * (kernel_size - 1) + 1
@@ -147,6 +176,8 @@ def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """2-D cross-correlation of X (H, W) with kernel K (kh, kw) -> (H-kh+1, W-kw+1)."""
     _check_tensor(X, 2, "X", "(H, W)", "corr2d")
     _check_tensor(K, 2, "K", "(kh, kw)", "corr2d")
+    _check_kernel(K, "K", "corr2d")
+    _same_dtype("corr2d", X=X, K=K)
     kh, kw = K.shape
     _out_2d(*X.shape, (kh, kw), (0, 0), (1, 1), (1, 1))
     windows = X.unfold(0, kh, 1).unfold(1, kw, 1)  # (H', W', kh, kw)
@@ -166,6 +197,9 @@ def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     _check_tensor(X, 3, "X", "(C, H, W)", "corr2d_multi_in")
     _check_tensor(K, 3, "K", "(C, kh, kw)", "corr2d_multi_in")
     _check_channels(X, K, "corr2d_multi_in", 0)
+    _check_kernel(K, "K", "corr2d_multi_in")
+    _same_dtype("corr2d_multi_in", X=X, K=K)
+    _check_some_channels(X, "corr2d_multi_in")
     return torch.stack([corr2d(x, k) for x, k in zip(X, K)]).sum(dim=0)
 
 
@@ -174,6 +208,8 @@ def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     _check_tensor(X, 3, "X", "(C, H, W)", "corr2d_multi_in_out")
     _check_tensor(K, 4, "K", "(C_out, C, kh, kw)", "corr2d_multi_in_out")
     _check_channels(X, K, "corr2d_multi_in_out", 1)
+    _check_kernel(K, "K", "corr2d_multi_in_out")
+    _check_some_channels(X, "corr2d_multi_in_out")
     return torch.stack([corr2d_multi_in(X, k) for k in K])
 
 
@@ -182,6 +218,9 @@ def corr2d_multi_in_out_1x1(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     _check_tensor(X, 3, "X", "(C, H, W)", "corr2d_multi_in_out_1x1")
     _check_tensor(K, 4, "K", "(C_out, C, 1, 1)", "corr2d_multi_in_out_1x1")
     _check_channels(X, K, "corr2d_multi_in_out_1x1", 1)
+    _check_kernel(K, "K", "corr2d_multi_in_out_1x1")
+    _check_some_channels(X, "corr2d_multi_in_out_1x1")
+    _same_dtype("corr2d_multi_in_out_1x1", X=X, K=K)
     if K.shape[2:] != (1, 1):
         raise ValueError(
             f"corr2d_multi_in_out_1x1 needs a 1x1 kernel, got {K.shape[2]}x{K.shape[3]}"
@@ -218,6 +257,11 @@ def conv2d(
             f"conv2d: X has {X.shape[1]} input channels but weight expects {weight.shape[1]} "
             f"(X shape {tuple(X.shape)}, weight shape {tuple(weight.shape)})"
         )
+    _check_kernel(weight, "weight", "conv2d")
+    _check_some_channels(X, "conv2d", axis=1)
+    if bias is not None:
+        _check_tensor(bias, 1, "bias", "(C_out,)", "conv2d")
+    _same_dtype("conv2d", X=X, weight=weight, bias=bias)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(
             f"conv2d: bias must have shape ({weight.shape[0]},) to match weight's "
@@ -270,8 +314,12 @@ def pool2d(
             raise ValueError(
                 f"pool2d padding must be at most half the window: padding {p} with window {k}"
             )
+    empty = [axis for axis, size in zip("NCHW"[4 - X.dim():], X.shape) if size == 0]
+    if empty and empty != ["N"]:  # torch pools a batch of 0 images, but not empty images
+        raise ValueError(f"pool2d got an empty X of shape {tuple(X.shape)}: "
+                         f"{', '.join(empty)} must be at least 1")
     lead = X.shape[:-2]
-    X4 = X.reshape(-1, 1, *X.shape[-2:])  # every channel becomes its own image
+    X4 = X.reshape(lead.numel(), 1, *X.shape[-2:])  # every channel becomes its own image
     out = _out_2d(X.shape[-2], X.shape[-1], kernel, padding, stride, (1, 1), what="window")
 
     fill = float("-inf") if mode == "max" else 0.0  # padding never wins a max

@@ -8,6 +8,8 @@ counts what an optimizer would train.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -15,6 +17,36 @@ from torch import nn
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (weights and biases; not BatchNorm's running statistics)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _check_args(model: str, **args) -> None:
+    """Refuse nonsense constructor arguments before any layer is built.
+
+    Each keyword is `name=(value, rule)`. Rules: an int n (the value must be
+    an int >= n; True and False are not ints here), "bool", "ints" (a
+    sequence of ints >= 1; "ints+" if it may not be empty, "ints3" for
+    exactly three) and "probability" (a number in [0, 1]).
+    """
+    def is_int(v) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    for name, (value, rule) in args.items():
+        if isinstance(rule, int):
+            ok, want = is_int(value) and value >= rule, f"an int >= {rule}"
+        elif rule == "bool":
+            ok, want = isinstance(value, bool), "True or False"
+        elif rule.startswith("ints"):
+            lengths = {"ints": range(0, 1 << 30), "ints+": range(1, 1 << 30), "ints3": range(3, 4)}
+            ok = (isinstance(value, (tuple, list)) and len(value) in lengths[rule]
+                  and all(is_int(v) and v >= 1 for v in value))
+            want = {"ints": "a tuple of ints >= 1", "ints+": "a non-empty tuple of ints >= 1",
+                    "ints3": "a tuple of 3 ints >= 1"}[rule]
+        else:
+            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                  and 0 <= value <= 1)
+            want = "a number from 0 to 1"
+        if not ok:
+            raise ValueError(f"{model}: {name} must be {want}, got {value!r} ({type(value).__name__})")
 
 
 class SeedsMNISTNet(nn.Module):
@@ -26,6 +58,8 @@ class SeedsMNISTNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
         super().__init__()
+        _check_args("SeedsMNISTNet", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    image_size=(image_size, 2))  # the 2x2 pool needs at least 2x2
         half = image_size // 2
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 32, kernel_size=5, padding=2),  # (N, 32, 28, 28)
@@ -54,6 +88,8 @@ class DenseNet(nn.Module):
     def __init__(self, in_features: int = 784, hidden: tuple[int, ...] = (256, 128),
                  num_classes: int = 10):
         super().__init__()
+        _check_args("DenseNet", in_features=(in_features, 1), hidden=(hidden, "ints"),
+                    num_classes=(num_classes, 1))
         layers: list[nn.Module] = [nn.Flatten()]                  # (N, C, H, W) -> C*H*W
         width = in_features
         for h in hidden:
@@ -79,6 +115,8 @@ class LeNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
                  padding: int = 2, batch_norm: bool = False):
         super().__init__()
+        _check_args("LeNet", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    image_size=(image_size, 1), padding=(padding, 0), batch_norm=(batch_norm, "bool"))
         s = (image_size + 2 * padding - 4) // 2      # after C1 and the first pool
         s = (s - 4) // 2                             # after C2 and the second pool
         if s < 1:
@@ -122,6 +160,8 @@ class SmallVGG(nn.Module):
     def __init__(self, in_channels: int = 3, num_classes: int = 10,
                  widths: tuple[int, ...] = (32, 64, 128)):
         super().__init__()
+        _check_args("SmallVGG", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    widths=(widths, "ints+"))
         layers: list[nn.Module] = []
         c = in_channels
         for w in widths:                                           # (N, c, s, s) -> (N, w, s/2, s/2)
@@ -161,6 +201,8 @@ class LeNet1998(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
                  padding: int = 2, batch_norm: bool = False):
         super().__init__()
+        _check_args("LeNet1998", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    image_size=(image_size, 1), padding=(padding, 0), batch_norm=(batch_norm, "bool"))
         s = (image_size + 2 * padding - 4) // 2      # after C1 and S2
         s = (s - 4) // 2                             # after C3 and S4
         if s < 1:
@@ -205,6 +247,7 @@ class AlexNet2012(nn.Module):
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
         super().__init__()
+        _check_args("AlexNet2012", num_classes=(num_classes, 1), dropout=(dropout, "probability"))
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, kernel_size=11, stride=4), nn.ReLU(), _lrn(),    # (N, 96, 55, 55)
             nn.MaxPool2d(kernel_size=3, stride=2),                            # (N, 96, 27, 27)
@@ -238,6 +281,8 @@ class ZFNet(nn.Module):
     def __init__(self, num_classes: int = 1000, widths: tuple[int, int, int] = (384, 384, 256),
                  dropout: float = 0.5):
         super().__init__()
+        _check_args("ZFNet", num_classes=(num_classes, 1), widths=(widths, "ints3"),
+                    dropout=(dropout, "probability"))
         c3, c4, c5 = widths
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, kernel_size=7, stride=2, padding=1), nn.ReLU(), _lrn(),  # (N, 96, 110, 110)
@@ -275,6 +320,8 @@ class AlexNetSmall(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
                  shrink: int = 8, dropout: float = 0.5):
         super().__init__()
+        _check_args("AlexNetSmall", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    image_size=(image_size, 1), shrink=(shrink, 1), dropout=(dropout, "probability"))
         c1, c2, c3, c4, c5 = (max(1, w // shrink) for w in (96, 256, 384, 384, 256))
         hidden = max(1, 4096 // shrink)
         s = image_size
@@ -316,6 +363,8 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
         super().__init__()
+        _check_args("ResidualBlock", in_channels=(in_channels, 1), out_channels=(out_channels, 1),
+                    stride=(stride, 1))
         self.residual = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False),
             nn.BatchNorm2d(out_channels), nn.ReLU(),

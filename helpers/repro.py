@@ -31,23 +31,26 @@ def seed_everything(seed: int) -> int:
 
 
 def env_flag(name: str) -> bool:
-    """An on/off environment variable, read strictly: 1/true/yes/on or 0/false/no/off (or unset)."""
-    raw = os.environ.get(name, "").strip().lower()
-    if raw in _TRUE:
+    """An on/off environment variable, read strictly: the one parser for every such flag.
+
+    1/true/yes/on mean True; 0/false/no/off, an empty value or an unset
+    variable mean False (case and surrounding spaces do not matter). Anything
+    else raises ValueError naming the variable, so a typo such as "maybe" is
+    never silently taken as off.
+    """
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if value in _TRUE:
         return True
-    if raw in _FALSE:
+    if value in _FALSE:
         return False
-    raise ValueError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+    raise ValueError(f"environment variable {name} must be one of 1/0/true/false/yes/no/on/off "
+                     f"(or empty), got {raw!r}")
 
 
 def fast_mode() -> bool:
     """True when CNN_BOOK_FAST asks for the small CI budget (1/true/yes/on)."""
-    raw = os.environ.get(FAST_ENV, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ValueError(f"{FAST_ENV} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+    return env_flag(FAST_ENV)
 
 
 def budget(full, fast):
@@ -61,6 +64,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
     `prefer` (or the CNN_BOOK_DEVICE environment variable) forces one; asking
     for a device that is not available raises ValueError.
     """
+    if isinstance(prefer, torch.device):
+        prefer = str(prefer)
     wanted = prefer or os.environ.get(DEVICE_ENV) or None
     available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
     if wanted is not None:

@@ -24,7 +24,9 @@ import json
 import os
 import pathlib
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -118,6 +120,10 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 1000,
     in eval mode (BatchNorm uses its running statistics) and its previous mode
     is restored afterwards.
     """
+    if len(data) == 0:
+        raise ValueError("evaluate got an empty split (0 images): there is nothing to measure; "
+                         "check the split, e.g. a take(n) with n too small, or an empty data folder")
+    _check_batch_size(batch_size, "batch_size")
     device = torch.device(device) if device is not None else _model_device(model)
     was_training = model.training
     model.eval()
@@ -162,11 +168,16 @@ def fit(model: nn.Module, train_data: Split, test_data: Split, *, epochs: int,
     to zero over the run, one step per batch. `device` defaults to
     repro.pick_device() (cuda, then mps, then cpu); the model is moved there.
     """
-    if not isinstance(epochs, int) or epochs < 1:
+    if not _is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    _check_batch_size(batch_size, "batch_size")
+    _check_batch_size(eval_batch_size, "eval_batch_size")
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    device = torch.device(device) if device is not None else repro.pick_device()
+    for what, split in (("train_data", train_data), ("test_data", test_data)):
+        if len(split) == 0:
+            raise ValueError(f"fit got an empty {what} (0 images); nothing to train or measure on")
+    device = repro.pick_device(device) if device is not None else repro.pick_device()
     model.to(device)
     opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     steps = epochs * train_data.num_batches(batch_size)
@@ -181,10 +192,17 @@ def fit(model: nn.Module, train_data: Split, test_data: Split, *, epochs: int,
         start = time.perf_counter()
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        for x, y in train_data.batches(batch_size, shuffle=shuffle, generator=generator,
-                                       augment=augment, device=device):
+        for batch, (x, y) in enumerate(train_data.batches(batch_size, shuffle=shuffle,
+                                                          generator=generator, augment=augment,
+                                                          device=device), start=1):
             logits = model(x)                                       # (B, classes)
             loss = F.cross_entropy(logits, y)                       # mean over the batch
+            if not torch.isfinite(loss):
+                bar.close()
+                raise TrainingDiverged(
+                    f"training stopped: the loss became {loss.item()} at epoch {epoch}, batch "
+                    f"{batch} of {steps // epochs}. Lower the learning rate (lr={lr!r}), or check "
+                    f"the inputs and the model's weights for NaN or infinite values")
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -202,6 +220,19 @@ def fit(model: nn.Module, train_data: Split, test_data: Split, *, epochs: int,
         bar.note(f"epoch {epoch}/{epochs}  test acc {test.accuracy:.4f}")
     bar.close()
     return history
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite; fit stops at the first such batch."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_batch_size(value, name: str) -> None:
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 # fit's keyword defaults, so that fit_or_load(lr=1e-3) and leaving lr out share a key
@@ -237,11 +268,18 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, te
     architecture, both data sets, and fit's arguments; change any of them
     and the model is trained again. Loading uses torch.load(weights_only=True),
     which reads tensors and plain values but never runs code from the file.
+
+    `name` must be a plain file name stem (no folders). The directory is
+    checked for writing before any training starts; if saving still fails
+    afterwards, the trained model and history are returned with a warning
+    naming the path. A saved file that cannot be read raises CachedRunError
+    naming it; retrain=True (or deleting the file) trains afresh.
     """
+    _check_name(name)
     fit_kwargs = dict(fit_kwargs)
     seed = fit_kwargs.get("seed", 0)
     device = fit_kwargs.pop("device", None)
-    device = torch.device(device) if device is not None else repro.pick_device()
+    device = repro.pick_device(device) if device is not None else repro.pick_device()
     torch.manual_seed(seed)  # the initial weights depend on the seed too
     model = build()
     recipe = {**_FIT_DEFAULTS, **fit_kwargs}
@@ -250,19 +288,90 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, te
     config = {"name": name, "model": repr(model), "train": fingerprint(train_data),
               "test": fingerprint(test_data), "fit": recipe}
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    path = pathlib.Path(directory) if directory is not None else ARTIFACTS
-    path = path / f"{name}-{key}.pt"
+    folder = pathlib.Path(directory) if directory is not None else ARTIFACTS
+    path = folder / f"{name}-{key}.pt"
     if path.exists() and not retrain:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["model"])
-        return model.to(device), History.from_dict(json.loads(saved["history"]), loaded=True)
+        return _load_run(path, model, device)
+    _check_writable(folder)  # before training: never train for minutes, then fail to save
     history = fit(model, train_data, test_data, device=device, **fit_kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")  # written fully, then renamed: never a half-saved run
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"model": state, "history": json.dumps(history.to_dict())}, tmp)
-    os.replace(tmp, path)
+    try:
+        _save_run(path, {"model": state, "history": json.dumps(history.to_dict())})
+    except (OSError, RuntimeError) as exc:
+        warnings.warn(f"fit_or_load could not save the trained model to {path} ({exc}); "
+                      f"it is returned unsaved and will be trained again next time",
+                      RuntimeWarning, stacklevel=2)
     return model, history
+
+
+class CachedRunError(ValueError):
+    """A file saved by fit_or_load exists but cannot be read back."""
+
+
+def _check_name(name) -> None:
+    """`name` becomes part of a file name: refuse anything that is not a plain stem."""
+    if (not isinstance(name, str) or not name.strip() or name in (".", "..")
+            or any(ch in name for ch in ("/", "\\", "\0", os.sep))
+            or pathlib.PurePath(name).name != name):
+        raise ValueError(f"fit_or_load's name must be a plain file name stem such as 'lenet' "
+                         f"(no folders; pass directory= for where to save), got {name!r}")
+
+
+def _check_writable(folder: pathlib.Path) -> None:
+    """Create `folder` if needed and prove a file can be written there, or raise naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        kind = type(exc) if type(exc) is not OSError else PermissionError
+        raise kind(f"fit_or_load cannot save trained models in {folder} ({exc.strerror or exc}); "
+                   f"nothing was trained. Pass directory= a folder you can write to") from exc
+
+
+def _save_run(path: pathlib.Path, payload: dict) -> None:
+    """Write to a temporary file unique to this writer, then rename: never a half-saved run,
+    and two runs saving the same model at once cannot remove each other's file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_run(path: pathlib.Path, model: nn.Module, device: torch.device) -> tuple[nn.Module, History]:
+    """Read a run saved by fit_or_load into `model`, or raise CachedRunError naming the file."""
+    try:
+        if path.stat().st_size == 0:
+            raise _Damaged("the file is empty")
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch's own message would suggest unsafe loading
+            raise _Damaged(f"it is not a readable PyTorch file, perhaps truncated or overwritten "
+                           f"({type(exc).__name__})") from None
+        if not isinstance(saved, dict) or not {"model", "history"} <= saved.keys():
+            raise _Damaged("it does not hold a saved run (a 'model' state_dict and a 'history')")
+        try:
+            history = History.from_dict(json.loads(saved["history"]), loaded=True)
+        except Exception as exc:
+            raise _Damaged(f"its training history is unreadable ({type(exc).__name__})") from None
+        try:
+            model.load_state_dict(saved["model"])
+        except Exception as exc:
+            raise _Damaged(f"its weights do not fit this model ({type(exc).__name__})") from None
+    except _Damaged as exc:
+        raise CachedRunError(
+            f"the saved run {path} cannot be loaded: {exc}. Train again with "
+            f"fit_or_load(..., retrain=True), or delete the file") from None
+    return model.to(device), history
+
+
+class _Damaged(Exception):
+    """Why a saved run cannot be loaded (turned into CachedRunError with the path)."""
 
 
 # --------------------------------------------------------------------------- progress
@@ -272,10 +381,9 @@ def progress_enabled(progress: bool | None = None) -> bool:
     """Whether to draw a progress bar: see the module docstring for the rule."""
     if progress is not None:
         return bool(progress)
-    env = os.environ.get(PROGRESS_ENV, "").strip().lower()
-    if env in {"1", "true", "yes", "on"}:
-        return True
-    if env in {"0", "false", "no", "off"} or repro.fast_mode():
+    if os.environ.get(PROGRESS_ENV, "").strip():  # set: on or off, parsed strictly
+        return repro.env_flag(PROGRESS_ENV)
+    if repro.fast_mode():
         return False
     kernel = _jupyter_kernel()
     if kernel is not None:

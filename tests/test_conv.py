@@ -247,3 +247,84 @@ def test_other_bad_input():
         conv.pool2d(torch.arange(16).reshape(4, 4), 2)
     with pytest.raises(TypeError, match=r"torch.Tensor, got list"):
         conv.corr2d([[1, 2], [3, 4]], torch.zeros(1, 1))
+
+
+# ---- issue 13: empty shapes, bias types and dtypes follow torch's rules, naming the argument ----
+
+def test_an_empty_kernel_is_refused_like_torch():
+    with pytest.raises(RuntimeError):
+        F.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 0, 0))
+    with pytest.raises(ValueError, match=r"corr2d: K must be at least 1x1, got a 0x0 kernel"):
+        conv.corr2d(torch.zeros(3, 3), torch.zeros(0, 0))
+    with pytest.raises(ValueError, match=r"conv2d: weight must be at least 1x1, got a 2x0 kernel"):
+        conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 0))
+    with pytest.raises(ValueError, match=r"corr2d_multi_in: K must be at least 1x1"):
+        conv.corr2d_multi_in(torch.zeros(2, 3, 3), torch.zeros(2, 0, 0))
+    with pytest.raises(ValueError, match=r"conv2d: weight has no output channels"):
+        conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(0, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"corr2d_multi_in_out: K has no output channels"):
+        conv.corr2d_multi_in_out(torch.zeros(1, 3, 3), torch.zeros(0, 1, 2, 2))
+
+
+def test_no_input_channels_is_refused_naming_x():
+    # torch answers C_in = 0 with an empty tensor that lost its output channel too: no result
+    assert F.conv2d(torch.zeros(1, 0, 4, 5), torch.zeros(1, 0, 2, 3)).numel() == 0
+    X, K = torch.zeros(0, 4, 5), torch.zeros(0, 2, 3)
+    with pytest.raises(ValueError, match=r"corr2d_multi_in: X has no input channels \(shape \(0, 4, 5\)\)"):
+        conv.corr2d_multi_in(X, K)
+    with pytest.raises(ValueError, match=r"corr2d_multi_in_out: X has no input channels"):
+        conv.corr2d_multi_in_out(X, torch.zeros(2, 0, 2, 3))
+    with pytest.raises(ValueError, match=r"corr2d_multi_in_out_1x1: X has no input channels"):
+        conv.corr2d_multi_in_out_1x1(X, torch.zeros(2, 0, 1, 1))
+    with pytest.raises(ValueError, match=r"conv2d: X has no input channels"):
+        conv.conv2d(torch.zeros(2, 0, 4, 4), torch.zeros(3, 0, 2, 2))
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 3), (1, 0, 3), (2, 3, 0), (0, 4), (1, 0, 3, 3), (1, 1, 0, 3)])
+def test_pool2d_refuses_empty_images_naming_the_axis(shape):
+    if len(shape) > 2:  # torch refuses these too (it has no 2-D form to compare)
+        with pytest.raises(RuntimeError):
+            F.max_pool2d(torch.zeros(shape), 2)
+    with pytest.raises(ValueError, match=r"pool2d got an empty X of shape .* must be at least 1"):
+        conv.pool2d(torch.zeros(shape), 2)
+
+
+def test_pool2d_pools_a_batch_of_no_images_like_torch():
+    X = torch.zeros(0, 3, 4, 4)
+    for mode, ref in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
+        got = conv.pool2d(X, 2, mode=mode)
+        assert got.shape == ref(X, 2).shape == (0, 3, 2, 2)
+
+
+def test_bias_must_be_a_tensor_and_is_named():
+    with pytest.raises(TypeError):
+        F.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), [0.0])
+    with pytest.raises(TypeError, match=r"conv2d expects bias to be a torch.Tensor, got list"):
+        conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), [0.0])
+    with pytest.raises(ValueError, match=r"conv2d expects bias of shape \(C_out,\)"):
+        conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), torch.zeros(1, 1))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda f64, f32: conv.corr2d(f64(3, 3), f32(2, 2)), r"corr2d: .* X is torch.float64, K is torch.float32"),
+    (lambda f64, f32: conv.corr2d_multi_in(f32(2, 3, 3), f64(2, 2, 2)), r"corr2d_multi_in: .* X is torch.float32, K is torch.float64"),
+    (lambda f64, f32: conv.corr2d_multi_in_out(f32(2, 3, 3), f64(1, 2, 2, 2)), r"X is torch.float32, K is torch.float64"),
+    (lambda f64, f32: conv.corr2d_multi_in_out_1x1(f64(2, 3, 3), f32(1, 2, 1, 1)), r"1x1: .* X is torch.float64, K is torch.float32"),
+    (lambda f64, f32: conv.conv2d(f64(1, 1, 3, 3), f32(1, 1, 2, 2)), r"conv2d: .* X is torch.float64, weight is torch.float32"),
+    (lambda f64, f32: conv.conv2d(f32(1, 1, 3, 3), f32(1, 1, 2, 2), f64(1)), r"weight is torch.float32, bias is torch.float64"),
+    (lambda f64, f32: conv.Conv2D(2)(f64(3, 3)), r"corr2d: .* X is torch.float64, K is torch.float32"),
+])
+def test_mixed_dtypes_are_refused_like_torch_naming_the_arguments(call, message):
+    f64 = lambda *s: torch.zeros(*s, dtype=torch.float64)  # noqa: E731
+    f32 = lambda *s: torch.zeros(*s, dtype=torch.float32)  # noqa: E731
+    with pytest.raises(RuntimeError):  # torch refuses the same mixture
+        F.conv2d(f64(1, 1, 3, 3), f32(1, 1, 2, 2))
+    with pytest.raises(ValueError, match=message):
+        call(f64, f32)
+
+
+def test_matching_integer_tensors_are_accepted_as_torch_does():
+    X, K = torch.arange(9).reshape(3, 3), torch.tensor([[0, 1], [2, 3]])
+    want = F.conv2d(X[None, None], K[None, None])[0, 0]
+    assert conv.corr2d(X, K).tolist() == want.tolist() == [[19, 25], [37, 43]]
+    assert torch.equal(conv.conv2d(X[None, None], K[None, None]), want[None, None])

@@ -210,3 +210,44 @@ def test_residual_block_adds_the_shortcut(cin, cout, stride):
     assert torch.equal(out, torch.relu(block.shortcut(x)))
     out.sum().backward()                              # the gradient still reaches the input
     assert x.grad.abs().sum() > 0
+
+
+# --------------------------------------------------------------------------- issue 13: bad arguments
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: models.SeedsMNISTNet(image_size=-4), r"SeedsMNISTNet: image_size must be an int >= 2, got -4"),
+    (lambda: models.SeedsMNISTNet(image_size=1), r"image_size must be an int >= 2"),
+    (lambda: models.SeedsMNISTNet(in_channels=True), r"in_channels must be an int >= 1, got True \(bool\)"),
+    (lambda: models.DenseNet(hidden=(256, 0)), r"DenseNet: hidden must be a tuple of ints >= 1"),
+    (lambda: models.DenseNet(in_features=784.0), r"in_features must be an int >= 1, got 784.0"),
+    (lambda: models.LeNet(num_classes=0), r"LeNet: num_classes must be an int >= 1, got 0"),
+    (lambda: models.LeNet(padding=-1), r"LeNet: padding must be an int >= 0, got -1"),
+    (lambda: models.LeNet(batch_norm="no"), r"LeNet: batch_norm must be True or False, got 'no'"),
+    (lambda: models.LeNet(image_size=28.5), r"image_size must be an int"),
+    (lambda: models.LeNet1998(batch_norm=1), r"LeNet1998: batch_norm must be True or False"),
+    (lambda: models.LeNet1998(padding=-2), r"LeNet1998: padding must be an int >= 0"),
+    (lambda: models.cifar_cnn(num_classes=-1), r"num_classes must be an int >= 1"),
+    (lambda: models.SmallVGG(widths=()), r"SmallVGG: widths must be a non-empty tuple"),
+    (lambda: models.SmallVGG(widths=(16, -32)), r"SmallVGG: widths must be"),
+    (lambda: models.AlexNet2012(dropout=1.5), r"AlexNet2012: dropout must be a number from 0 to 1"),
+    (lambda: models.AlexNet2012(num_classes=False), r"num_classes must be an int >= 1, got False"),
+    (lambda: models.ZFNet(widths=(0, 0, 0)), r"ZFNet: widths must be a tuple of 3 ints >= 1"),
+    (lambda: models.ZFNet(widths=(384, 384)), r"ZFNet: widths must be a tuple of 3 ints"),
+    (lambda: models.AlexNetSmall(shrink=0), r"AlexNetSmall: shrink must be an int >= 1, got 0"),
+    (lambda: models.AlexNetSmall(dropout=True), r"dropout must be a number from 0 to 1, got True"),
+    (lambda: models.ResidualBlock(4, 4, stride=0), r"ResidualBlock: stride must be an int >= 1, got 0"),
+    (lambda: models.ResidualBlock(0, 4), r"ResidualBlock: in_channels must be an int >= 1"),
+])
+def test_constructors_refuse_nonsense_arguments(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_constructors_still_accept_what_the_chapters_use():
+    import numpy as np
+
+    models.LeNet(batch_norm=True), models.LeNet1998(image_size=32, padding=0)
+    models.ZFNet(widths=[512, 1024, 512]), models.DenseNet(hidden=())
+    models.SmallVGG(widths=(16, 32, 64)), models.AlexNetSmall(image_size=56, dropout=0)
+    assert models.LeNet(num_classes=np.int64(3))(torch.zeros(1, 1, 28, 28)).shape == (1, 3)

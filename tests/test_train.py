@@ -171,6 +171,162 @@ def test_fit_or_load_key_ignores_how_defaults_are_spelled(tmp_path):
     assert h.loaded
 
 
+# --------------------------------------------------------------------------- issue 13: never lose a run
+
+
+def never_train(monkeypatch):
+    def no_training(*args, **kw):
+        raise AssertionError("fit_or_load trained although it should have refused first")
+    monkeypatch.setattr(train, "fit", no_training)
+
+
+def test_fit_or_load_checks_the_directory_before_training(tmp_path, monkeypatch):
+    split = tiny_task(16)
+    never_train(monkeypatch)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(OSError, match=r"cannot save trained models in .*not-a-folder.*nothing was trained"):
+        train.fit_or_load("m", models.LeNet, split, split, directory=blocker / "runs", epochs=1,
+                          device="cpu")
+
+    def refuse(*args, **kwargs):  # what a read-only folder answers (root would not see it)
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(train.tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError, match=r"cannot save trained models in .*ro.*Permission denied"):
+        train.fit_or_load("m", models.LeNet, split, split, directory=tmp_path / "ro", epochs=1,
+                          device="cpu")
+
+
+def test_fit_or_load_returns_the_model_when_saving_fails(tmp_path, monkeypatch):
+    split = tiny_task(16)
+
+    def full_disk(obj, f, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.warns(RuntimeWarning, match=r"could not save the trained model to .*m-\w+\.pt"):
+        model, history = train.fit_or_load("m", models.LeNet, split, split, directory=tmp_path,
+                                           epochs=1, batch_size=16, device="cpu", progress=False)
+    assert isinstance(model, models.LeNet) and len(history.epochs) == 1 and not history.loaded
+    assert list(tmp_path.iterdir()) == []  # no half-written or temporary file left behind
+
+
+def saved_run(tmp_path):
+    split = tiny_task(16)
+    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
+    train.fit_or_load("m", models.LeNet, split, split, **kwargs)
+    (path,) = tmp_path.glob("m-*.pt")
+    return path, lambda **extra: train.fit_or_load("m", models.LeNet, split, split, **kwargs, **extra)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "random bytes", "text", "bad history",
+                                    "not a run"])
+def test_a_damaged_saved_run_names_the_file_and_how_to_retrain(tmp_path, damage):
+    path, again = saved_run(tmp_path)
+    good = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "random bytes":
+        path.write_bytes(torch.randint(0, 256, (4000,), generator=torch.Generator().manual_seed(0),
+                                       dtype=torch.uint8).numpy().tobytes())
+    elif damage == "text":
+        path.write_text("edited by hand\n")
+    elif damage == "bad history":
+        saved = torch.load(path, weights_only=True)
+        torch.save({"model": saved["model"], "history": "{not json"}, path)
+    else:
+        torch.save([1, 2, 3], path)
+    with pytest.raises(train.CachedRunError) as info:
+        again()
+    message = str(info.value)
+    assert str(path) in message and "retrain=True" in message and "delete" in message
+    assert "weights_only" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no torch advice below it
+    model, history = again(retrain=True)  # the way out the message names
+    assert not history.loaded and again()[1].loaded
+
+
+def test_two_writers_use_different_temporary_files(tmp_path, monkeypatch):
+    split = tiny_task(16)
+    real_save, targets = torch.save, []
+
+    def recording_save(obj, f, *args, **kwargs):
+        targets.append(str(f))
+        return real_save(obj, f, *args, **kwargs)
+    monkeypatch.setattr(torch, "save", recording_save)
+    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
+    for _ in range(2):  # the same model twice, as two notebooks running at once would
+        train.fit_or_load("m", models.LeNet, split, split, retrain=True, **kwargs)
+    assert len(targets) == 2 and targets[0] != targets[1]
+    assert not targets[0].endswith(".pt") and [p.suffix for p in tmp_path.iterdir()] == [".pt"]
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", "", "/tmp/x", "a\\b", 3])
+def test_fit_or_load_refuses_names_that_are_not_plain_stems(tmp_path, monkeypatch, name):
+    split = tiny_task(8)
+    never_train(monkeypatch)
+    with pytest.raises(ValueError, match="plain file name stem"):
+        train.fit_or_load(name, models.LeNet, split, split, directory=tmp_path / "d", epochs=1,
+                          device="cpu")
+    assert not (tmp_path / "d").exists() and not (tmp_path / "x-").exists()
+
+
+def test_training_stops_at_the_first_non_finite_loss():
+    split = tiny_task(48)
+    torch.manual_seed(0)
+    with pytest.raises(train.TrainingDiverged, match=r"at epoch 1, batch 2 of 3") as info:
+        train.fit(models.LeNet(), split, split, epochs=3, lr=float("inf"), optimizer="sgd",
+                  batch_size=16, shuffle=False, device="cpu", progress=False)
+    assert "learning rate" in str(info.value)
+    broken = models.LeNet()
+    with torch.no_grad():
+        broken.classifier[-1].bias.fill_(float("nan"))  # every output NaN from the start
+    with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 1, batch 1"):
+        train.fit(broken, split, split, epochs=1, device="cpu", progress=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(batch_size=0), "batch_size must be a positive int, got 0"),
+    (dict(batch_size=2.5), "batch_size must be a positive int"),
+    (dict(eval_batch_size=0), "eval_batch_size must be a positive int"),
+    (dict(epochs=True), "epochs must be a positive int, got True"),
+])
+def test_fit_refuses_bad_sizes_before_training(kwargs, message):
+    split = tiny_task(8)
+    with pytest.raises(ValueError, match=message):
+        train.fit(models.LeNet(), split, split, **{"epochs": 1, "device": "cpu", **kwargs})
+
+
+def test_empty_splits_are_refused_clearly():
+    split = tiny_task(8)
+    empty = data.Split(split.images[:0], split.labels[:0], split.mean, split.std)
+    with pytest.raises(ValueError, match="empty split"):
+        train.evaluate(models.LeNet(), empty)
+    with pytest.raises(ValueError, match="empty train_data"):
+        train.fit(models.LeNet(), empty, split, epochs=1, device="cpu")
+
+
+def test_fit_asks_pick_device_for_an_unavailable_device(monkeypatch):
+    split = tiny_task(8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for call in (lambda: train.fit(models.LeNet(), split, split, epochs=1, device="cuda"),
+                 lambda: train.fit(models.LeNet(), split, split, epochs=1, device=torch.device("cuda")),
+                 lambda: train.fit_or_load("m", models.LeNet, split, split, epochs=1, device="cuda")):
+        with pytest.raises(ValueError, match="device 'cuda' was asked for but is not available here"):
+            call()
+
+
+def test_progress_variable_is_parsed_strictly(monkeypatch):
+    monkeypatch.setenv(train.PROGRESS_ENV, "maybe")
+    with pytest.raises(ValueError, match="CNN_BOOK_PROGRESS must be one of"):
+        train.progress_enabled()
+    monkeypatch.setenv(train.PROGRESS_ENV, " OFF ")
+    assert not train.progress_enabled()
+    monkeypatch.setenv(train.PROGRESS_ENV, "Yes")
+    assert train.progress_enabled()
+
+
 def test_mean_and_spread_of_seeded_results():
     assert train.mean_and_spread([0.5, 0.7, 0.6]) == pytest.approx((0.6, 0.2))
     assert train.mean_and_spread([0.9]) == (0.9, 0.0)

@@ -128,6 +128,23 @@ def test_js_number_format():
     assert got == ["19", "−3", "2.5", "0.33", "0", "12345"]
 
 
+def test_js_number_format_near_the_float_limit_and_at_infinity():
+    # JSON has no infinities: the script builds them from the names
+    got = node("const v = {inf: Infinity, ninf: -Infinity, nan: NaN, max: Number.MAX_VALUE};"
+               "console.log(JSON.stringify(input.map((x) => m.fmt(typeof x === 'string' ? "
+               "(x[0] === '-' ? -v[x.slice(1)] : v[x]) : x))));",
+               ["inf", "ninf", "-inf", "nan", "max", "-max", 1e300, -1e300, 2 ** 60, 0.125])
+    assert got == ["∞", "−∞", "−∞", "NaN", "1.7976931348623157e+308", "−1.7976931348623157e+308",
+                   "1e+300", "−1e+300", "1152921504606847000", "0.13"]
+    assert not any("Infinity" in text for text in got)
+
+
+def test_js_parse_weight_takes_only_finite_numbers():
+    got = node("console.log(JSON.stringify(input.map(m.parseWeight)));",
+               ["1e999", "-1e999", "NaN", "", "  ", "abc", "Infinity", "2.5", " -1 ", "1e-3", "0"])
+    assert got == [None, None, None, None, None, None, None, 2.5, -1, 0.001, 0]
+
+
 @pytest.mark.parametrize("entry", ["conv_explorer.js", "channel_explorer.js", "kernel_playground.js"])
 def test_bundles_are_self_contained_modules(entry, tmp_path):
     """What anywidget sends to the browser: one module, no relative import left, a render()."""
@@ -208,6 +225,51 @@ def test_conv_explorer_accepts_what_the_browser_sends():
     with pytest.raises(ValueError, match="stride must be between"):  # sliders never go there
         w.set_state({"stride": 9})
     assert w.stride == 1
+
+
+def test_conv_explorer_validates_python_assignments_like_the_constructor():
+    w = widgets.ConvExplorer(n=5)
+    with pytest.raises(ValueError, match=r"X is 2x2 but n=5; change both together"):
+        w.X = [[1, 2], [3, 4]]
+    assert w.X == [] and torch.equal(w.input_values(), torch.arange(25.0, dtype=torch.float64).reshape(5, 5))
+    with pytest.raises(ValueError, match=r"K is 3x3 but kernel_size=2"):
+        w.K = torch.ones(3, 3)
+    with pytest.raises(ValueError, match="square"):
+        w.X = torch.zeros(5, 4)
+    with w.hold_trait_notifications():  # the way the message names
+        w.n, w.X = 2, [[1, 2], [3, 4]]
+    assert w.Y == [[20.0]] and w.error == ""
+    pooling = widgets.ConvExplorer(mode="max")
+    with pytest.raises(ValueError, match="no weights"):
+        pooling.K = [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_channel_explorer_validates_python_assignments_like_the_constructor():
+    w = widgets.ChannelExplorer()
+    before = (w.X, w.K, w.bias, w.Y)
+    for name, value, message in [
+        ("K", [], r"K must have shape"),
+        ("K", torch.zeros(3, 3, 2, 2), r"X has 2 input channels but K has 3.*hold_trait_notifications"),
+        ("X", torch.zeros(3, 3, 3), r"X has 3 input channels but K has 2"),
+        ("X", torch.zeros(2, 3, 4), r"square"),
+        ("X", torch.zeros(2, 9, 9), r"n must be between 1 and 8"),
+        ("bias", [1.0], r"bias must be 3 finite numbers"),
+        ("bias", [1.0, float("nan"), 0.0], r"bias must be 3 finite numbers"),
+        ("K", torch.zeros(5, 2, 2, 2), r"output channels must number 1 to 4"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            setattr(w, name, value)
+        assert (w.X, w.K, w.bias, w.Y) == before, name  # nothing half-changed
+        assert w.shape == (3, 2, 3, 2)
+    X, K = torch.arange(16.0).reshape(1, 4, 4), torch.ones(1, 3, 3)  # one output channel
+    w.channel = 2
+    with w.hold_trait_notifications():
+        w.X, w.K, w.bias = X, K, [0.5]
+    assert w.shape == (1, 1, 4, 3) and w.channel == 0
+    torch.testing.assert_close(torch.tensor(w.Y, dtype=torch.float64),
+                               F.conv2d(X[None].double(), K[None].double(), torch.tensor([0.5]).double())[0])
+    w.X = X + 1  # same shape: taken, and Y follows
+    assert w.Y[0][0][0] == 0.5 + (X[0, :3, :3] + 1).sum().item()
 
 
 def test_channel_explorer_defaults_are_the_seed_example():

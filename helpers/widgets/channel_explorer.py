@@ -47,11 +47,23 @@ class ChannelExplorer(_Explorer):
                  channel: int = 0, position: int = 0):
         if X is None and K is None:
             X, K = _seed_channels()
+        x, k, b = self._checked(X, K, bias)
+        super().__init__(X=x.tolist(), K=k.tolist(), bias=b.tolist(), padding=padding, stride=stride,
+                         channel=channel, position=position)
+        self._refresh()
+        _check_position(self, position)  # now that the output size is known
+
+    @classmethod
+    def _checked(cls, X, K, bias) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """X, K and bias as arrays (C_in, n, n), (C_out, C_in, k, k), (C_out,), or ExplorerError."""
         x = _array(X, 3, "X", "(C_in, n, n)")
         k = _array(K, 4 if np.ndim(K) == 4 else 3, "K", "(C_out, C_in, k, k)")
         k = k if k.ndim == 4 else k[None]  # one output channel
-        b = np.zeros(len(k)) if bias is None else np.asarray(bias, dtype=np.float64).reshape(-1)
-        lo_c, hi_c = self.LIMITS["channels"]
+        try:
+            b = np.zeros(len(k)) if bias is None else np.asarray(bias, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ExplorerError(f"bias must be {len(k)} finite numbers, got {bias!r}") from exc
+        lo_c, hi_c = cls.LIMITS["channels"]
         for what, count in (("input channels", len(x)), ("output channels", len(k))):
             if not lo_c <= count <= hi_c:
                 raise ExplorerError(f"{what} must number {lo_c} to {hi_c} here, got {count}")
@@ -60,12 +72,22 @@ class ChannelExplorer(_Explorer):
                                 f"(X shape {x.shape}, K shape {k.shape})")
         if len(b) != len(k) or not np.isfinite(b).all():
             raise ExplorerError(f"bias must be {len(k)} finite numbers (one per output channel), got {b.shape}")
-        _in_range("n", x.shape[-1], self.LIMITS)
-        _in_range("kernel_size", k.shape[-1], self.LIMITS)
-        super().__init__(X=x.tolist(), K=k.tolist(), bias=b.tolist(), padding=padding, stride=stride,
-                         channel=channel, position=position)
-        self._refresh()
-        _check_position(self, position)  # now that the output size is known
+        _in_range("n", x.shape[-1], cls.LIMITS)
+        _in_range("kernel_size", k.shape[-1], cls.LIMITS)
+        return x, k, b
+
+    @t.validate("X", "K", "bias")
+    def _check_values(self, proposal):
+        """An assignment from Python is checked against the other two, as the constructor does.
+        To change shapes together: `with w.hold_trait_notifications(): w.X, w.K = X, K`."""
+        name = proposal["trait"].name
+        values = {"X": self.X, "K": self.K, "bias": self.bias, name: proposal["value"]}
+        try:
+            x, k, b = self._checked(values["X"], values["K"], values["bias"])
+        except ExplorerError as exc:
+            raise ExplorerError(f"{exc} (assigning {name}; to change X, K and bias together, set "
+                                f"them inside `with w.hold_trait_notifications():`)") from None
+        return {"X": x, "K": k, "bias": b}[name].tolist()
 
     @property
     def shape(self) -> tuple:
@@ -93,7 +115,7 @@ class ChannelExplorer(_Explorer):
             raise ExplorerError(f"channel must be 0 to {len(self.K) - 1}, got {proposal['value']}")
         return proposal["value"]
 
-    @t.observe("padding", "stride")
+    @t.observe("padding", "stride", "X", "K", "bias")
     def _on_setting(self, change):
         if not self._from_browser():
             self._refresh()
@@ -111,4 +133,5 @@ class ChannelExplorer(_Explorer):
             return
         self.error = ""
         self.Y = F.conv2d(X[None], K, b, stride=self.stride, padding=self.padding)[0].tolist()
+        self.channel = min(self.channel, len(K) - 1)
         self.position = min(self.position, size * size - 1)

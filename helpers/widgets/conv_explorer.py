@@ -95,8 +95,16 @@ class ConvExplorer(_Explorer):
         if not value:
             return []
         a = _array(value, 2, name, "(n, n)" if name == "X" else "(k, k)")
-        if len(a) > self.LIMITS["n" if name == "X" else "kernel_size"][1]:
+        size = "n" if name == "X" else "kernel_size"
+        if len(a) > self.LIMITS[size][1]:
             raise ExplorerError(f"{name} is {len(a)}x{len(a)}, too large for this explorer")
+        if not self._from_browser():  # the same rules as the constructor
+            if len(a) != getattr(self, size):
+                raise ExplorerError(
+                    f"{name} is {len(a)}x{len(a)} but {size}={getattr(self, size)}; change both "
+                    f"together: with w.hold_trait_notifications(): w.{size}, w.{name} = {len(a)}, {name}")
+            if name == "K" and self.mode != "conv":
+                raise ExplorerError(f"a {self.mode}-pooling window has no weights: set mode='conv' first")
         return a.tolist()
 
     @t.validate("position")

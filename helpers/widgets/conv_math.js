@@ -155,10 +155,27 @@ export function filterImage(img, H, W, K, s, p) {
   return { H2, W2, data };
 }
 
-/** A number as the grids show it: integers exactly, others to 2 decimals. */
+/**
+ * A number as the grids show it: integers exactly, others to 2 decimals,
+ * ±∞ for infinities, and a true minus sign. Integers are checked before
+ * rounding: every double above 2^53 is an integer, so scaling by 100 (which
+ * overflows near the float limit) only ever happens to numbers below 2^53.
+ */
 export function fmt(v) {
-  if (v === -Infinity) return "−∞";
-  const r = Math.round(v * 100) / 100;
-  const text = Number.isInteger(r) ? String(r) : r.toFixed(2).replace(/0$/, "");
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
+  const r = Number.isInteger(v) ? v : Math.round(v * 100) / 100;
+  const text = Number.isInteger(r) ? String(r === 0 ? 0 : r) : r.toFixed(2).replace(/0$/, "");
   return text.replace("-", "−");
+}
+
+/**
+ * A weight typed into a number box: the number, or null when the text is
+ * empty or not a finite number ("1e999" is Infinity, "NaN" is not a number).
+ */
+export function parseWeight(text) {
+  const trimmed = String(text ?? "").trim();
+  if (trimmed === "") return null;
+  const v = Number(trimmed);
+  return Number.isFinite(v) ? v : null;
 }

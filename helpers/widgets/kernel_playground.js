@@ -2,7 +2,7 @@
 // negative responses in blue, positive in red, zero white (nothing clipped).
 // Python side: helpers/widgets/__init__.py (class KernelPlayground).
 import { h, slider, choice, uid, panel, watch } from "./ui.js";
-import { filterImage, fmt, outputSize } from "./conv_math.js";
+import { filterImage, fmt, outputSize, parseWeight } from "./conv_math.js";
 
 const SETTINGS = ["kernel", "stride", "padding", "image"];
 const NEGATIVE = [33, 102, 172]; // blue
@@ -69,17 +69,27 @@ function render({ model, el }) {
   const stride = slider({ label: "Stride s", role: "stride", min: limits.stride[0], max: limits.stride[1], value: model.get("stride"), onChange: (v) => put({ stride: v }) });
   const padding = slider({ label: "Padding p", role: "padding", min: limits.padding[0], max: limits.padding[1], value: model.get("padding"), onChange: (v) => put({ padding: v }) });
 
-  // The 3x3 kernel as nine labelled number boxes.
+  // The 3x3 kernel as nine labelled number boxes. A box left empty or holding no
+  // finite number (1e999, NaN) goes back to the weight in use, and says so.
   const entries = [];
+  const problemBox = h("p", { class: "cnnw-problem", role: "alert", "data-role": "problem", hidden: true });
+  const shown = (v) => String(Math.round(v * 1000) / 1000);
   const editor = h("div", { class: "cnnw-kernel-edit", role: "group", "aria-label": "kernel weights", "data-role": "kernel" });
   for (let r = 0; r < 3; r++) {
     for (let c = 0; c < 3; c++) {
       const id = uid("w");
       const input = h("input", { type: "number", id, step: "0.1", "data-r": r, "data-c": c });
       input.addEventListener("change", () => {
-        const v = Number(input.value);
-        if (!Number.isFinite(v) || input.value.trim() === "") return;
+        const v = parseWeight(input.value);
         const K = model.get("kernel").map((row) => row.slice());
+        if (v === null) {
+          input.value = shown(K[r][c]);
+          problemBox.textContent =
+            `Weight row ${r}, column ${c} needs a finite number; it stays ${fmt(K[r][c])}.`;
+          problemBox.hidden = false;
+          return;
+        }
+        problemBox.hidden = true;
         K[r][c] = v;
         put({ kernel: K, preset: matching(K) });
       });
@@ -110,6 +120,7 @@ function render({ model, el }) {
     { class: "cnnw cnnw-playground" },
     h("div", { class: "cnnw-controls" }, preset.wrap, stride.wrap, padding.wrap),
     h("div", { class: "cnnw-kernel-box" }, h("p", { class: "cnnw-subhead" }, "Kernel weights (edit any number, then press Enter or Tab):"), editor),
+    problemBox,
     sizeLine,
     h("div", { class: "cnnw-stage" }, inPanel, outPanel),
     h("p", { class: "cnnw-note" }, range),
@@ -126,6 +137,7 @@ function render({ model, el }) {
   });
 
   function draw() {
+    problemBox.hidden = true; // a new kernel or setting answers any earlier complaint
     const H = model.get("height");
     const W = model.get("width");
     const img = decode(model.get("image"));
@@ -161,7 +173,7 @@ function render({ model, el }) {
     range.dataset.min = lo;
     range.dataset.max = hi;
     K.flat().forEach((v, t) => {
-      if (document.activeElement !== entries[t]) entries[t].value = String(Math.round(v * 1000) / 1000);
+      if (document.activeElement !== entries[t]) entries[t].value = shown(v);
     });
     preset.select.value = model.get("preset");
     stride.show(s);

@@ -1,0 +1,43 @@
+"""helpers.repro: the strict on/off environment flags, and device choice."""
+
+import pytest
+import torch
+
+from helpers import repro
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("1", True), ("true", True), ("YES", True), (" on ", True),
+    ("0", False), ("false", False), ("No", False), ("off", False), ("", False), ("  ", False),
+])
+def test_env_flag_accepts_the_usual_spellings(monkeypatch, raw, want):
+    monkeypatch.setenv("CNN_BOOK_TEST_FLAG", raw)
+    assert repro.env_flag("CNN_BOOK_TEST_FLAG") is want
+
+
+def test_env_flag_unset_is_off(monkeypatch):
+    monkeypatch.delenv("CNN_BOOK_TEST_FLAG", raising=False)
+    assert repro.env_flag("CNN_BOOK_TEST_FLAG") is False
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "tru", "enabled", "1 0"])
+def test_env_flag_refuses_anything_else_naming_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("CNN_BOOK_TEST_FLAG", raw)
+    with pytest.raises(ValueError, match=rf"CNN_BOOK_TEST_FLAG must be one of .*got {raw!r}"):
+        repro.env_flag("CNN_BOOK_TEST_FLAG")
+
+
+def test_fast_mode_uses_the_strict_parser(monkeypatch):
+    monkeypatch.setenv(repro.FAST_ENV, "On")
+    assert repro.fast_mode()
+    monkeypatch.setenv(repro.FAST_ENV, "fast")
+    with pytest.raises(ValueError, match="CNN_BOOK_FAST must be one of"):
+        repro.fast_mode()
+
+
+def test_pick_device_takes_a_torch_device(monkeypatch):
+    monkeypatch.delenv(repro.DEVICE_ENV, raising=False)
+    assert repro.pick_device(torch.device("cpu")) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="not available here"):
+        repro.pick_device(torch.device("cuda"))
