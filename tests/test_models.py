@@ -251,3 +251,17 @@ def test_constructors_still_accept_what_the_chapters_use():
     models.ZFNet(widths=[512, 1024, 512]), models.DenseNet(hidden=())
     models.SmallVGG(widths=(16, 32, 64)), models.AlexNetSmall(image_size=56, dropout=0)
     assert models.LeNet(num_classes=np.int64(3))(torch.zeros(1, 1, 28, 28)).shape == (1, 3)
+
+
+@pytest.mark.parametrize("in_channels, widths, size", [(3, (16, 32, 64, 128), 32),
+                                                       (1, (16, 32, 64), 28)])
+def test_the_small_vggs_the_chapters_train(in_channels, widths, size):
+    """Chapter 7's four-block VGG for CIFAR-10 and chapter 6's three-block one for MNIST."""
+    expected, c = 0, in_channels
+    for w in widths:
+        expected += conv(c, w, 3) + 2 * w + conv(w, w, 3) + 2 * w   # two convs, two batch norms
+        c = w
+    expected += dense(widths[-1], 10)
+    model = models.SmallVGG(in_channels, 10, widths).to(memory_format=torch.channels_last).eval()
+    assert models.count_parameters(model) == expected
+    assert model(torch.zeros(2, in_channels, size, size)).shape == (2, 10)
