@@ -1,12 +1,13 @@
-"""An explorer in a real JupyterLab: the keyboard moves the slider, not the notebook's selection.
+"""An explorer in a real JupyterLab and Notebook 7: the keyboard moves the slider, not the notebook.
 
-The test starts JupyterLab (pip `jupyterlab`) on a free local port without a
-token, in a throwaway folder holding a copy of chapter 5 and a link to
-helpers/, runs every cell from the Run menu, presses arrow keys on the
-explorer's stride slider, and reads the widget's trait back in Python from a
-new cell. Without `data-lm-suppress-shortcuts` on the slider (helpers/widgets/
-ui.js), JupyterLab takes ArrowUp to select the cell above and the slider
-does not move.
+The test starts JupyterLab (pip `jupyterlab`; the same server also serves
+Notebook 7, pip `notebook`) on a free local port without a token, in a
+throwaway folder holding a copy of chapter 5 per app and a link to helpers/,
+runs every cell from the Run menu, presses arrow keys on the explorer's
+stride slider and in its output grid, and reads the widget's trait back in
+Python from a new cell. Without `data-lm-suppress-shortcuts` on the controls
+(helpers/widgets/ui.js), JupyterLab takes ArrowUp to select the cell above
+and the slider does not move.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.browser import book
 
 CHAPTER = "05_pooling.ipynb"  # one ConvExplorer, `pool_explorer`, stride 2
 WIDGET, TRAIT, START = "pool_explorer", "stride", 2
+APPS = {"jupyterlab": "lab/tree/jupyterlab/", "notebook7": "notebooks/notebook7/"}  # URL of a notebook
 
 
 def free_port() -> int:
@@ -40,7 +42,9 @@ def free_port() -> int:
 def lab(tmp_path_factory):
     """http://127.0.0.1:PORT of a JupyterLab serving a folder with the chapter and helpers/."""
     work = tmp_path_factory.mktemp("lab")
-    shutil.copy(book.ROOT / "chapters" / CHAPTER, work / CHAPTER)
+    for app in APPS:  # a copy per app, so that each runs its own
+        (work / app).mkdir()
+        shutil.copy(book.ROOT / "chapters" / CHAPTER, work / app / CHAPTER)
     (work / "helpers").symlink_to(book.ROOT / "helpers")
     home = work / ".home"
     settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
@@ -83,15 +87,15 @@ def active_cell(page) -> int:
                          ".findIndex(c => c.classList.contains('jp-mod-active'))")
 
 
-def test_arrow_keys_move_the_explorer_slider_in_jupyterlab(browser, lab):
+@pytest.mark.parametrize("app", APPS)
+def test_arrow_keys_move_the_explorer_slider_and_grid(browser, lab, app):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     # nothing may leave the machine; JupyterLab's own requests go to the local server
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(lab)
                   else route.abort())
     page = context.new_page()
-    page.goto(f"{lab}/lab/tree/{CHAPTER}")
+    page.goto(f"{lab}/{APPS[app]}{CHAPTER}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=60_000)
 
     # a fresh JupyterLab may ask which kernel to start: the notebook's own (Python 3)
     select = page.locator(".jp-Dialog button", has_text="Select")
@@ -123,6 +127,13 @@ def test_arrow_keys_move_the_explorer_slider_in_jupyterlab(browser, lab):
     assert active_cell(page) == cell, "the arrow keys moved the notebook's cell selection"
     assert page.evaluate("document.activeElement.dataset.role") == TRAIT
     assert slider.get_attribute("data-lm-suppress-shortcuts") == ""
+    # the output grid: arrow keys move between its cells (one Tab stop)
+    page.locator('.cnnw [data-role="output"] [tabindex="0"]').first.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("[document.activeElement.dataset.r, document.activeElement.dataset.c]") == ["0", "1"]
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("[document.activeElement.dataset.r, document.activeElement.dataset.c]") == ["1", "1"]
+    assert active_cell(page) == cell, "the arrow keys moved the notebook's cell selection"
 
     # the kernel has the value the slider shows: ask in a new cell at the end
     page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").last.click()
