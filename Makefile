@@ -1,10 +1,12 @@
 # The README's two commands are `make book` and `make test`.
-# Everything runs inside ./.venv, created from requirements.txt on first use.
+# Everything runs inside ./.venv, created from requirements.txt on first use, at the
+# exact versions in constraints.txt (those the committed outputs were executed with).
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+CONSTRAINTS := constraints.txt
 # The book's browser runtime (widgets, MathJax), from npm; see _ext/book_runtime.py.
 NPM_STAMP := node_modules/.package-lock.json
 
@@ -14,23 +16,40 @@ JB_FLAGS := -W -n --keep-going
 PYTEST_ARGS := -n 2 --dist loadfile --nbval --nbval-current-env \
                --nbval-sanitize-with tests/nbval_sanitize.cfg tests chapters
 
-.PHONY: install book test execute clean
+# The built book; rebuilt only when what it is built from changed, so `make test`
+# followed by `make book` (as in .ci/run) builds it once.
+BOOK_STAMP  := _build/html/.built
+BOOK_INPUTS := _config.yml _toc.yml intro.md $(wildcard chapters/*.ipynb) $(wildcard _ext/*.py _ext/*.js)
+
+.PHONY: install book test execute release constraints clean
+.DELETE_ON_ERROR:
 
 install: $(STAMP) $(NPM_STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt $(CONSTRAINTS) pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -c $(CONSTRAINTS)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Record the versions installed now as the ones the outputs are executed with
+# (after a deliberate upgrade: pip install -U ..., make constraints, make execute).
+constraints:
+	{ echo "# Exact versions the committed chapter outputs were executed with (make constraints)."; \
+	  echo "# make install / make execute use them; Colab and pip install -e . do not."; \
+	  $(PY) -m pip freeze --exclude-editable --exclude cnn-book-helpers; } > $(CONSTRAINTS)
 
 # npm ci rewrites node_modules/.package-lock.json, so this reruns only when the lockfile changes.
 $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js) is needed for the book's widget runtime: apt-get install nodejs npm" >&2; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
-book: install
+book: $(BOOK_STAMP)
+
+$(BOOK_STAMP): $(STAMP) $(NPM_STAMP) $(BOOK_INPUTS)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+	touch $@
 	@echo "The book is in _build/html/index.html"
 
 test: book
@@ -42,6 +61,11 @@ test: book
 # the committed numbers, which the prose quotes.
 execute: install
 	OMP_NUM_THREADS=1 $(PY) -m tools.notebooks execute $(NB)
+
+# Bump helpers.__version__, sync every setup cell, commit and tag v$(VERSION) (Colab clones the tag).
+release: install
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=0.2.0" >&2; exit 1; }
+	$(PY) -m tools.notebooks release $(VERSION)
 
 clean:
 	rm -rf _build

@@ -1,13 +1,20 @@
-"""Serve the book's browser runtime from its own static files, never a CDN.
+"""Serve the book's browser runtime from its own static files, never a CDN; keep pages light.
 
-The widget runtime (require.js, @jupyter-widgets/html-manager's embed-amd.js,
-anywidget's front end) and MathJax 3 come from the package registries: npm
-(`make install` runs `npm ci` on package.json / package-lock.json) and the
-anywidget wheel pip installed. When Sphinx reads its configuration this
-extension copies what the pages need into <build dir>/.runtime/cnnbook/ and
-adds that folder to html_static_path, so the HTML build serves the files as
-_static/cnnbook/... The pages load them through _config.yml:
-``nb_ipywidgets_js`` (pages with widgets only) and ``mathjax_path``.
+The widget runtime and MathJax 3 come from the package registries: npm (`make
+install` runs `npm ci` on package.json / package-lock.json) and the anywidget
+wheel pip installed. When Sphinx reads its configuration this extension copies
+what the pages need into <build dir>/.runtime/cnnbook/ and adds that folder to
+html_static_path, so the HTML build serves the files as _static/cnnbook/...
+The pages load them through _config.yml: ``nb_ipywidgets_js`` (pages with
+widgets only) and ``mathjax_path`` / ``mathjax3_config``.
+
+Pages with widgets load one small deferred script, widgets/loader.js
+(_ext/widget-loader.js). It draws the explorers (anywidgets) itself from their
+stored `_esm`; only a page with another kind of widget makes it load require.js,
+@jupyter-widgets/html-manager's embed-amd.js (3.6 MB) and anywidget's front end.
+MathJax is loaded as components (startup.js, TeX input, CHTML output, assistive
+MathML), and the theme's 1.5 MB fontawesome.js is dropped from every page (its
+stylesheet draws the icons from web fonts). benchmarks/README.md has the numbers.
 
 Why here and not a _static/ folder: Jupyter Book 1 adds every .js file it
 finds in the html_static_path folders of _config.yml to every page as a
@@ -21,6 +28,7 @@ how to install it, instead of producing a book whose widgets never appear.
 from __future__ import annotations
 
 import pathlib
+import re
 import shutil
 
 from sphinx.errors import ConfigError
@@ -28,7 +36,9 @@ from sphinx.errors import ConfigError
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 PREFIX = "cnnbook"  # the folder under _static
-MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output", "ui", "a11y", "adaptors", "sre")
+# MathJax as components (startup.js loads core, TeX input, CHTML output and assistive
+# MathML as _config.yml's mathjax3_config lists them), not the 1.2 MB combined file.
+MATHJAX_PARTS = ("startup.js", "core.js", "input", "output", "ui", "a11y", "adaptors", "sre")
 
 
 def runtime_sources() -> dict[str, pathlib.Path]:
@@ -39,6 +49,7 @@ def runtime_sources() -> dict[str, pathlib.Path]:
     sources = {
         "widgets/require.js": npm / "requirejs" / "require.js",
         "widgets/require-config.js": HERE / "require-config.js",
+        "widgets/loader.js": HERE / "widget-loader.js",
         "widgets/embed-amd.js": npm / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js",
         "widgets/anywidget.js": pathlib.Path(anywidget.__file__).parent / "nbextension" / "index.js",
     }
@@ -98,6 +109,22 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"][:] = keep
 
 
+# pydata-sphinx-theme puts this on every page: 1.5 MB of JavaScript that swaps the
+# icons for SVGs. Its stylesheet already draws the same icons from Font Awesome's
+# web fonts, so the pages drop the script.
+_FONTAWESOME_JS = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js(?:\?[^"]*)?"></script>\n?')
+
+
+def drop_fontawesome_js(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in pathlib.Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        trimmed = _FONTAWESOME_JS.sub("", text)
+        if trimmed != text:
+            page.write_text(trimmed, encoding="utf-8")
+
+
 def on_config_inited(app, config) -> None:
     target = stage(pathlib.Path(app.outdir).parent / ".runtime")
     check_pages_use_it(config, target)
@@ -107,4 +134,5 @@ def on_config_inited(app, config) -> None:
 def setup(app):
     app.connect("config-inited", on_config_inited)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("build-finished", drop_fontawesome_js)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -348,8 +349,12 @@ def test_runtime_is_staged_and_config_points_only_at_it(tmp_path):
     config = yaml.safe_load((runtime.ROOT / "_config.yml").read_text())["sphinx"]["config"]
     pages = types.SimpleNamespace(nb_ipywidgets_js=config["nb_ipywidgets_js"], mathjax_path=config["mathjax_path"])
     runtime.check_pages_use_it(pages, target)  # every script the pages load is a staged file
-    assert list(config["nb_ipywidgets_js"]) == ["cnnbook/widgets/require.js", "cnnbook/widgets/require-config.js",
-                                                "cnnbook/widgets/embed-amd.js"]
+    # pages load one deferred loader; the full html-manager runtime it falls back to is staged too
+    assert config["nb_ipywidgets_js"] == {"cnnbook/widgets/loader.js": {"defer": "defer"}}
+    loader = (target / "cnnbook/widgets/loader.js").read_text()
+    fallback = re.findall(r'"([\w-]+\.js)"', loader.split("addScripts([", 1)[1].split("]", 1)[0])
+    assert fallback == ["require.js", "require-config.js", "embed-amd.js"]
+    assert all((target / "cnnbook/widgets" / name).is_file() for name in fallback)
     assert (target / "cnnbook/widgets/anywidget.js").read_text().startswith("// packages/anywidget")
     cdn = types.SimpleNamespace(nb_ipywidgets_js={"https://cdn.example/embed-amd.js": {}}, mathjax_path="x.js")
     with pytest.raises(Exception, match="would load from another site"):

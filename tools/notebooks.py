@@ -3,6 +3,7 @@
     python -m tools.notebooks sync              # rewrite every setup cell from the template
     python -m tools.notebooks check             # fail if any setup cell differs (CI, tests)
     python -m tools.notebooks execute [NB ...]  # re-run notebooks, write outputs + widget state
+    python -m tools.notebooks release 0.2.0     # bump helpers.__version__, sync, commit, tag v0.2.0
 
 Every chapter starts with the same setup cell. It is rendered from SETUP_TEMPLATE
 with the repository URL from _config.yml (the one place it is written) and the
@@ -16,6 +17,8 @@ import argparse
 import os
 import pathlib
 import re
+import string
+import subprocess
 import sys
 import time
 
@@ -28,30 +31,62 @@ SETUP_TAG = "setup"
 # "hide-input" folds the setup cell's code behind a toggle in the HTML book.
 SETUP_TAGS = [SETUP_TAG, "hide-input"]
 
-SETUP_TEMPLATE = '''\
+SETUP_TEMPLATE = string.Template("""\
 # Setup (the same cell opens every chapter): find or fetch the book's helpers.
-import pathlib, subprocess, sys
+import importlib, importlib.metadata, pathlib, shutil, subprocess, sys
 
-BOOK_REPO = "{repo}"
-BOOK_VERSION = "{version}"
+BOOK_REPO = "$repo"
+BOOK_BRANCH = "$branch"
+BOOK_VERSION = "$version"
+ANYWIDGET = "$anywidget"  # the widget state saved in the chapters is for anywidget $anywidget.x
 
 here = pathlib.Path.cwd().resolve()
 root = next((p for p in (here, *here.parents)
              if (p / "helpers" / "__init__.py").exists()), None)
-if root is None:  # Colab, or a notebook copied out of the repository
+fetched = root is None
+if fetched:  # Colab, or a notebook copied out of the repository
     root = here / "cnn-book"
-    if not root.exists():
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch",
-                        "v" + BOOK_VERSION, BOOK_REPO, str(root)], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "anywidget"], check=True)
+    if root.is_dir() and {p.name for p in root.iterdir()} <= {".git"}:
+        shutil.rmtree(root)  # left by an interrupted clone: clone again
+    if not root.exists():  # the release tag v<BOOK_VERSION> if it exists, else the book's branch
+        git = ["git", "-c", "advice.detachedHead=false"]
+        tag = "v" + BOOK_VERSION
+        tagged = subprocess.run(git + ["ls-remote", "--tags", BOOK_REPO, "refs/tags/" + tag],
+                                stdout=subprocess.PIPE, text=True, check=True).stdout.strip() != ""
+        ref = tag if tagged else BOOK_BRANCH
+        subprocess.run(git + ["clone", "--quiet", "--depth", "1", "--branch", ref,
+                              BOOK_REPO, str(root)], check=True)
+        print(f"Cloned {BOOK_REPO} at {'tag' if tagged else 'branch'} {ref} into {root}")
+    if not (root / "helpers" / "__init__.py").exists():
+        raise RuntimeError(f"{root} exists but has no helpers/ in it: move it away or delete it, "
+                           "then run this cell again")
+    try:
+        found = importlib.metadata.version("anywidget")
+    except importlib.metadata.PackageNotFoundError:
+        found = None
+    if found is None or not found.startswith(ANYWIDGET + "."):
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                        f"anywidget=={ANYWIDGET}.*"], check=True)
+        importlib.invalidate_caches()
+        print(f"Installed anywidget {importlib.metadata.version('anywidget')} (found {found}). "
+              "If an explorer says 'No version of module anywidget is registered', reload this "
+              "page in the browser: Jupyter loads widget code only when the page loads.")
 if str(root) not in sys.path:
     sys.path.insert(0, str(root))
 
+import helpers
+if helpers.__version__ != BOOK_VERSION:
+    raise RuntimeError(
+        f"This chapter is for helpers {BOOK_VERSION}, but {pathlib.Path(helpers.__file__).parent} "
+        f"is version {helpers.__version__}. " + (
+            f"Delete {root} (Colab: !rm -rf {root}), restart the runtime (Colab: Runtime > "
+            "Restart session; Jupyter: Kernel > Restart) and run this cell again." if fetched else
+            "Open the chapter from the same checkout as its helpers (after a version bump: "
+            "python -m tools.notebooks sync)."))
 from helpers import repro
-repro.check_version(BOOK_VERSION)
 FAST = repro.fast_mode()       # CNN_BOOK_FAST=1 (set in CI): small data, few epochs
 DEVICE = repro.pick_device()   # cuda, then mps, then cpu
-SEED = repro.seed_everything(0)  # every chapter starts from the same random state'''
+SEED = repro.seed_everything(0)  # every chapter starts from the same random state""")
 
 
 def book_config() -> dict:
@@ -67,9 +102,21 @@ def helpers_version() -> str:
     return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
 
 
+def repo_branch() -> str:
+    """The branch the book is built from; Colab clones it until a release is tagged."""
+    return book_config()["repository"]["branch"]
+
+
+def anywidget_series() -> str:
+    """The anywidget release series requirements.txt pins (`anywidget==0.11.*` -> "0.11")."""
+    text = (ROOT / "requirements.txt").read_text()
+    return re.search(r"^anywidget==(\d+\.\d+)\.\*(?:\s|$)", text, re.M).group(1)
+
+
 def setup_source() -> str:
     """The setup cell every chapter must start with."""
-    return SETUP_TEMPLATE.format(repo=repo_url(), version=helpers_version())
+    return SETUP_TEMPLATE.substitute(repo=repo_url(), branch=repo_branch(),
+                                     version=helpers_version(), anywidget=anywidget_series())
 
 
 def chapter_paths() -> list[pathlib.Path]:
@@ -111,6 +158,25 @@ def check(paths) -> list[str]:
     return problems
 
 
+def environment_problems(constraints: pathlib.Path = ROOT / "constraints.txt") -> list[str]:
+    """Installed packages whose version differs from constraints.txt (the committed outputs' versions)."""
+    import importlib.metadata
+
+    problems = []
+    for line in constraints.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" not in line:
+            continue
+        name, wanted = (part.strip() for part in line.split("==", 1))
+        try:
+            found = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found = "not installed"
+        if found != wanted:
+            problems.append(f"{name}: {found}, constraints.txt says {wanted}")
+    return problems
+
+
 def execute(path: pathlib.Path, timeout: int = 3600) -> float:
     """Run a notebook top to bottom in a fresh kernel and store outputs and widget state."""
     from nbclient import NotebookClient
@@ -132,12 +198,56 @@ def execute(path: pathlib.Path, timeout: int = 3600) -> float:
     return time.perf_counter() - start
 
 
+def git(*args: str, cwd: pathlib.Path = ROOT) -> str:
+    out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"git {' '.join(args)} failed:\n{out.stderr.strip()}")
+    return out.stdout
+
+
+def release(version: str) -> str:
+    """Bump helpers.__version__ to `version`, sync every setup cell, commit, and tag v<version>.
+
+    Refuses to run on a working tree with uncommitted changes or when the tag exists.
+    Returns the tag. Pushing (git push origin <branch> <tag>) is left to the caller.
+    """
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise SystemExit(f"release: version must look like 1.2.3, got {version!r}")
+    tag = "v" + version
+    if git("status", "--porcelain").strip():
+        raise SystemExit("release: commit or stash your changes first (git status is not clean)")
+    if git("tag", "--list", tag).strip():
+        raise SystemExit(f"release: tag {tag} exists already")
+    if version == helpers_version():
+        raise SystemExit(f"release: helpers is at {version} already")
+    init = ROOT / "helpers" / "__init__.py"
+    init.write_text(re.sub(r'^__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text(), count=1, flags=re.M))
+    paths = chapter_paths()
+    for path in paths:
+        sync(path)
+    problems = check(paths)
+    if problems:
+        raise SystemExit("release: " + "\n".join(problems))
+    git("add", str(init.relative_to(ROOT)), *(str(p.relative_to(ROOT)) for p in paths))
+    git("commit", "--quiet", "-m", f"Release {tag}: helpers {version}, setup cells synced")
+    git("tag", "-a", tag, "-m", f"Release {tag}")
+    return tag
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["sync", "check", "execute"])
-    parser.add_argument("notebooks", nargs="*", type=pathlib.Path,
-                        help="notebooks to act on (default: every chapter)")
+    parser.add_argument("command", choices=["sync", "check", "execute", "release"])
+    parser.add_argument("notebooks", nargs="*",
+                        help="notebooks to act on (default: every chapter); for release, the new version")
     args = parser.parse_args(argv)
+    if args.command == "release":
+        if len(args.notebooks) != 1:
+            parser.error("release takes one argument, the new version (e.g. 0.2.0)")
+        tag = release(args.notebooks[0])
+        branch = git("rev-parse", "--abbrev-ref", "HEAD").strip()
+        print(f"committed and tagged {tag}; publish it with: git push origin {branch} {tag}")
+        return 0
+    args.notebooks = [pathlib.Path(p) for p in args.notebooks]
     paths = [p.resolve() for p in args.notebooks] or chapter_paths()
 
     if args.command == "sync":
@@ -150,7 +260,14 @@ def main(argv=None) -> int:
         print("\n".join(problems) or f"{len(paths)} setup cells match the template")
         return 1 if problems else 0
 
-    # Committed outputs come from the full run, never the CI budget.
+    # Committed outputs come from the full run, never the CI budget, and from the
+    # versions recorded in constraints.txt.
+    problems = environment_problems()
+    if problems:
+        print("This environment differs from constraints.txt, the versions the committed outputs were "
+              "executed with:\n  " + "\n  ".join(problems) + "\nRun `make install`, or after a deliberate "
+              "upgrade `make constraints`, then execute again.", file=sys.stderr)
+        return 1
     os.environ.pop("CNN_BOOK_FAST", None)
     for path in paths:
         print(f"executing {path.relative_to(ROOT)} ...", flush=True)

@@ -10,9 +10,15 @@ export function uid(prefix) {
   return `cnnw-${prefix}-${counter}-${Math.random().toString(36).slice(2, 7)}`;
 }
 
+// Controls that take keys themselves. JupyterLab and Notebook 7 leave keys pressed in an
+// element marked data-lm-suppress-shortcuts to it, instead of moving between cells
+// (an arrow key on a slider would otherwise select the next cell).
+const KEYED = new Set(["input", "select", "textarea", "button"]);
+
 /** document.createElement with attributes ("onclick": listener, "text": textContent) and children. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  if (KEYED.has(tag)) el.setAttribute("data-lm-suppress-shortcuts", "");
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
