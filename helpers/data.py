@@ -19,6 +19,7 @@ Nothing is downloaded or read on import.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 from collections.abc import Callable, Iterator
 
@@ -255,7 +256,7 @@ def load_mnist(download: bool = True) -> Dataset:
     return _from_arrays("MNIST", found, MNIST_CLASSES)
 
 
-def load_mnist_subset(path=None, reason: str | None = None) -> Dataset:
+def load_mnist_subset(path: str | os.PathLike | None = None, reason: str | None = None) -> Dataset:
     """The 10,000 real MNIST digits shipped with the book: 8,000 train + 2,000 test.
 
     The file's SHA-256 must match (DataFileError if not). All 10,000 come from
@@ -310,7 +311,8 @@ def load_cifar10(download: bool = True) -> Dataset:
                         (arrays, where), CIFAR10_CLASSES)
 
 
-def load_cifar10_subset(path=None, reason: str | None = None) -> Dataset:
+def load_cifar10_subset(path: str | os.PathLike | None = None,
+                        reason: str | None = None) -> Dataset:
     """The 6,000 real CIFAR-10 images shipped with the book: 500 training and 100 test per class.
 
     They are a seeded, class-balanced draw from the JPEG copy's training and

@@ -33,7 +33,8 @@ def make_idx_folder(folder, label, compress=True):
     for split, (images, labels) in datafiles.IDX_FILES.items():
         n = SMALL[split]
         suffix = ".gz" if compress else ""
-        write_idx(folder / (images + suffix), (np.arange(n * 784) % 251).astype(np.uint8).reshape(n, 28, 28), compress)
+        pixels = (np.arange(n * 784) % 251).astype(np.uint8).reshape(n, 28, 28)
+        write_idx(folder / (images + suffix), pixels, compress)
         write_idx(folder / (labels + suffix), np.full(n, label, np.uint8), compress)
     return folder
 
@@ -224,11 +225,16 @@ def test_shipped_subset_matches_its_recorded_hash_and_counts():
     assert ds.train.mean == pytest.approx((0.1309,), abs=1e-4)
 
 
-def test_a_changed_subset_file_is_refused(tmp_path):
-    copy = tmp_path / "mnist-subset.npz"
-    blob = bytearray(datafiles.MNIST_SUBSET.read_bytes())
+def damaged_copy(source, target):
+    """A copy of `source` with one byte in the middle flipped."""
+    blob = bytearray(source.read_bytes())
     blob[len(blob) // 2] ^= 0xFF
-    copy.write_bytes(bytes(blob))
+    target.write_bytes(bytes(blob))
+    return target
+
+
+def test_a_changed_subset_file_is_refused(tmp_path):
+    copy = damaged_copy(datafiles.MNIST_SUBSET, tmp_path / "mnist-subset.npz")
     with pytest.raises(data.DataFileError, match="SHA-256"):
         data.load_mnist_subset(copy)
     shutil.copy(datafiles.MNIST_SUBSET, copy)
@@ -393,9 +399,10 @@ def test_decoded_jpegs_are_cached_by_checksum_and_reused(tiny_cifar, places, mon
 def test_python_batches_win_over_the_jpeg_copy(tiny_cifar, monkeypatch):
     write_archive(tiny_cifar / datafiles.CIFAR_JPEG_ARCHIVE, tiny_jpeg_files())
     (tiny_cifar / datafiles.CIFAR_DIR).mkdir()
-    fake = {"train": (np.ones((4, 3, 32, 32), np.uint8) * np.arange(4, dtype=np.uint8)[:, None, None, None],
-                      np.arange(4)), "test": (np.zeros((2, 3, 32, 32), np.uint8) + 9, np.arange(2))}
-    monkeypatch.setattr(datafiles, "has_cifar_batches", lambda folder: folder.name == datafiles.CIFAR_DIR)
+    images = np.arange(4 * 3 * 32 * 32, dtype=np.uint8).reshape(4, 3, 32, 32)
+    fake = {"train": (images, np.arange(4)), "test": (images[:2], np.arange(2))}
+    monkeypatch.setattr(datafiles, "has_cifar_batches",
+                        lambda folder: folder.name == datafiles.CIFAR_DIR)
     monkeypatch.setattr(datafiles, "read_cifar10", lambda folder: fake)
     ds = data.load_cifar10()
     assert ds.source.startswith("CIFAR-10: 4 training + 2 test images, the original release in")
@@ -442,12 +449,8 @@ def test_shipped_cifar_subset_matches_its_hash_and_is_refused_when_changed(tmp_p
     assert hashlib.sha256(datafiles.CIFAR_SUBSET.read_bytes()).hexdigest() == \
         datafiles.CIFAR_SUBSET_SHA256
     assert datafiles.CIFAR_SUBSET.stat().st_size < 3_000_000
-    copy = tmp_path / "subset.tar.gz"
-    blob = bytearray(datafiles.CIFAR_SUBSET.read_bytes())
-    blob[len(blob) // 3] ^= 0xFF
-    copy.write_bytes(bytes(blob))
     with pytest.raises(data.DataFileError, match="SHA-256"):
-        data.load_cifar10_subset(copy)
+        data.load_cifar10_subset(damaged_copy(datafiles.CIFAR_SUBSET, tmp_path / "s.tar.gz"))
 
 
 def test_cifar_subset_builder_is_reproducible_from_the_full_archive(tmp_path):
