@@ -447,12 +447,10 @@ def _jpeg_key(path: pathlib.Path) -> str:
     return h.hexdigest()
 
 
-def cached_cifar10_jpeg(path: pathlib.Path, cache_dir: pathlib.Path | None = None) -> Arrays:
+def cached_cifar10_jpeg(path: pathlib.Path) -> Arrays:
     """`read_cifar10_jpeg`, decoded once: the arrays are cached as an .npz in data/downloads/
     under the source's checksum (written atomically; skipped where the folder is read-only)."""
-    cache_dir = DOWNLOADS if cache_dir is None else cache_dir
-    cache = cache_dir / f"cifar10-jpeg-{_jpeg_key(path)[:16]}.npz"
-    names = [f"{s}_{k}" for s in CIFAR_JPEG_PER_CLASS for k in ("images", "labels")]
+    cache = DOWNLOADS / f"cifar10-jpeg-{_jpeg_key(path)[:16]}.npz"
     if cache.is_file():
         try:
             with np.load(cache, allow_pickle=False) as f:
@@ -463,7 +461,7 @@ def cached_cifar10_jpeg(path: pathlib.Path, cache_dir: pathlib.Path | None = Non
         except (OSError, ValueError, KeyError, zlib.error, EOFError):
             pass  # a damaged cache is rebuilt below
     arrays = read_cifar10_jpeg(path)
-    flat = dict(zip(names, [a for s in CIFAR_JPEG_PER_CLASS for a in arrays[s]]))
+    flat = {f"{s}_{k}": a for s, pair in arrays.items() for k, a in zip(("images", "labels"), pair)}
     _write_atomically(cache, lambda f: np.savez(f, **flat))
     return arrays
 

@@ -385,15 +385,13 @@ def test_decoded_jpegs_are_cached_by_checksum_and_reused(tiny_cifar, places, mon
 
     def no_decoding(*args):
         raise AssertionError("decoded again although the cache is there")
-    monkeypatch.setattr(datafiles, "decode_jpeg", no_decoding)
-    second = data.load_cifar10()
+    with monkeypatch.context() as m:
+        m.setattr(datafiles, "decode_jpeg", no_decoding)
+        second = data.load_cifar10()
     assert torch.equal(first.train.images, second.train.images)
     caches[0].write_bytes(b"damaged")                             # a bad cache is rebuilt
-    monkeypatch.undo()
-    monkeypatch.setattr(datafiles, "CIFAR_JPEG_PER_CLASS", TINY_PER_CLASS)
-    monkeypatch.setattr(datafiles, "DOWNLOADS", places["book"] / "downloads")
-    monkeypatch.setenv(datafiles.DATA_ENV, str(tiny_cifar))
     assert torch.equal(data.load_cifar10().test.images, first.test.images)
+    assert caches[0].read_bytes() != b"damaged"
 
 
 def test_python_batches_win_over_the_jpeg_copy(tiny_cifar, monkeypatch):
