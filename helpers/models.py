@@ -185,38 +185,90 @@ class SmallVGG(nn.Module):
 # receptive field through them.
 
 
-class LeNet1998(nn.Module):
-    """LeNet-5 close to its 1998 form: sigmoid activations and 2x2 average pooling.
+class ScaledTanh(nn.Tanh):
+    """LeNet-5's squashing function, f(x) = 1.7159 tanh(2x/3) (LeCun et al. 1998, appendix A).
 
-    conv 5x5 (-> 6), sigmoid, avg pool; conv 5x5 (6 -> 16), sigmoid, avg pool;
-    then 400 -> 120 -> 84 -> classes with sigmoids between. Simplified from the
-    paper: plain averages instead of trainable subsampling, a fully connected C3
-    instead of its connection table, a linear output instead of RBF units.
-    `padding` on C1 is 2 for 28x28 inputs and 0 for the original 32x32; either
-    way 61,706 parameters at 1 channel and 10 classes. batch_norm=True adds
-    BatchNorm between every convolution or hidden dense layer and its sigmoid
-    (452 more parameters); without it there are no placeholder layers.
+    The constants make f(1) = 1 and f(-1) = -1, with the largest gain near
+    zero. A subclass of nn.Tanh, so tools that follow tanh layers (such as
+    helpers.summary) treat it as the elementwise function it is.
     """
 
+    A, S = 1.7159, 2 / 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.A * torch.tanh(self.S * x)
+
+    def extra_repr(self) -> str:
+        return f"{self.A} * tanh({self.S:.4f} * x)"
+
+
+class Subsampling(nn.AvgPool2d):
+    """LeNet-5's trainable subsampling: sum each 2x2 block, times a coefficient, plus a bias.
+
+    One coefficient and one bias per map (2 parameters per channel). The
+    coefficient starts at 1/4, so an untrained layer is a 2x2 average. A
+    subclass of nn.AvgPool2d (its window is one), so helpers.summary follows
+    its receptive field; like BatchNorm's scale, its one multiply per output
+    is not counted as a MAC.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__(kernel_size=2)
+        self.weight = nn.Parameter(torch.full((channels,), 0.25))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:      # (N, C, H, W) -> (N, C, H/2, W/2)
+        sums = 4 * super().forward(x)                       # the 2x2 sums
+        return sums * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.weight.numel()}, kernel_size=2"
+
+
+class LeNet1998(nn.Module):
+    """LeNet-5 as published in 1998: scaled tanh and trainable subsampling.
+
+    C1 conv 5x5 (-> 6), S2 subsampling, C3 conv 5x5 (6 -> 16), S4
+    subsampling, then 400 -> 120 -> 84 -> classes. The squashing function
+    (`ScaledTanh`) follows every convolution, subsampling and hidden dense
+    layer, as in the paper. Two simplifications keep every shape: C3 is fully
+    connected to S2's six maps (the paper uses a connection table), and the
+    output is a linear layer for softmax cross-entropy (the paper uses RBF
+    units). `padding` on C1 is 2 for 28x28 inputs and 0 for the original
+    32x32; either way 61,750 parameters at 1 channel and 10 classes (the
+    modern LeNet's 61,706 plus S2's and S4's 2 x (6 + 16)).
+
+    activation="sigmoid" swaps the squashing function for nn.Sigmoid, an
+    ablation, not the published network. batch_norm=True adds BatchNorm
+    between every convolution or hidden dense layer and its squashing
+    function (452 more parameters); without it there are no placeholder layers.
+    """
+
+    ACTIVATIONS = {"tanh": ScaledTanh, "sigmoid": nn.Sigmoid}
+
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
-                 padding: int = 2, batch_norm: bool = False):
+                 padding: int = 2, activation: str = "tanh", batch_norm: bool = False):
         super().__init__()
         _check_args("LeNet1998", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
                     image_size=(image_size, 1), padding=(padding, 0), batch_norm=(batch_norm, "bool"))
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"LeNet1998: activation must be one of {sorted(self.ACTIVATIONS)}, "
+                             f"got {activation!r}")
+        act = self.ACTIVATIONS[activation]
         s = (image_size + 2 * padding - 4) // 2      # after C1 and S2
         s = (s - 4) // 2                             # after C3 and S4
         if s < 1:
             raise ValueError(f"a {image_size}x{image_size} input with padding {padding} is too "
                              f"small for LeNet's two 5x5 convolutions and pools")
 
-        def squash(layer: nn.Module, width: int, norm: type[nn.Module]) -> list[nn.Module]:
-            return [layer, *([norm(width)] if batch_norm else []), nn.Sigmoid()]
+        def squash(layer: nn.Module, width: int, norm: type[nn.Module] | None) -> list[nn.Module]:
+            return [layer, *([norm(width)] if batch_norm and norm else []), act()]
 
         self.features = nn.Sequential(
             *squash(nn.Conv2d(in_channels, 6, kernel_size=5, padding=padding), 6, nn.BatchNorm2d),
-            nn.AvgPool2d(2),                                       # (N, 6, 14, 14)
+            *squash(Subsampling(6), 6, None),                              # (N, 6, 14, 14)
             *squash(nn.Conv2d(6, 16, kernel_size=5), 16, nn.BatchNorm2d),  # (N, 16, 10, 10)
-            nn.AvgPool2d(2),                                       # (N, 16, 5, 5)
+            *squash(Subsampling(16), 16, None),                            # (N, 16, 5, 5)
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),                                          # (N, 16, 5, 5) -> 400
@@ -241,8 +293,9 @@ class AlexNet2012(nn.Module):
     conv1 96 11x11 stride 4; conv2 256 5x5 in two groups; conv3 384 3x3 reading
     both towers; conv4 384 and conv5 256, two groups each; ReLU, local response
     normalization after conv1 and conv2, overlapping 3x3 stride-2 max pools;
-    then 9216 -> 4096 -> 4096 -> classes with dropout. 60,965,224 parameters
-    for 1000 classes.
+    then 9216 -> 4096 -> 4096 -> classes, with dropout on the outputs of the
+    two 4096-unit layers, as the paper applies it (torchvision's AlexNet puts
+    its dropout before them instead). 60,965,224 parameters for 1000 classes.
     """
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
@@ -260,9 +313,9 @@ class AlexNet2012(nn.Module):
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),                                                     # -> 9216
-            nn.Dropout(dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(),
-            nn.Linear(4096, num_classes),
+            nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(dropout),     # FC6
+            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),            # FC7
+            nn.Linear(4096, num_classes),                                     # FC8
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -276,6 +329,7 @@ class ZFNet(nn.Module):
     paddings are chosen so that a 3x224x224 input gives the figure's map sizes
     110, 55, 26, 13, 13, 13, 13, 6. `widths` are conv3-5's channels: (384, 384,
     256) as in the figure, (512, 1024, 512) for the paper's larger variant.
+    Dropout follows the two 4096-unit layers, as in AlexNet2012.
     """
 
     def __init__(self, num_classes: int = 1000, widths: tuple[int, int, int] = (384, 384, 256),
@@ -296,8 +350,8 @@ class ZFNet(nn.Module):
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),                                                           # -> c5 * 36
-            nn.Dropout(dropout), nn.Linear(c5 * 6 * 6, 4096), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(),
+            nn.Linear(c5 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(4096, num_classes),
         )
 
@@ -310,7 +364,8 @@ class AlexNetSmall(nn.Module):
 
     Five convolutions (5x5, 5x5, then three 3x3, all keeping the size) with
     overlapping 3x3 stride-2 max pools after the first, second and fifth; then
-    two dropout + dense + ReLU layers and the output layer. The first layer is
+    two dropout + dense + ReLU layers and the output layer (dropout before each
+    hidden dense layer, torchvision's layout; AlexNet2012 has the paper's). The first layer is
     5x5 with stride 1, not AlexNet's 11x11 with stride 4, which would leave a
     28x28 image 5x5 before the first pool. With shrink=8 the channels are 12,
     32, 48, 48, 32 and the dense layers 512 wide; a 1x28x28 input becomes
@@ -359,20 +414,26 @@ class ResidualBlock(nn.Module):
     shortcut is the identity. When it changes the shape, the shortcut is a 1x1
     convolution with the same stride, plus BatchNorm: a learned projection of
     x (N, in_channels, H, W) to F(x)'s shape (N, out_channels, H', W').
+    shortcut=False gives the "plain" block of the same layers, relu(F(x)),
+    which He et al. compare against (`shortcut` is then None).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True):
         super().__init__()
         _check_args("ResidualBlock", in_channels=(in_channels, 1), out_channels=(out_channels, 1),
-                    stride=(stride, 1))
+                    stride=(stride, 1), shortcut=(shortcut, "bool"))
         self.residual = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False),
             nn.BatchNorm2d(out_channels), nn.ReLU(),
             nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
-        if stride == 1 and in_channels == out_channels:
-            self.shortcut: nn.Module = nn.Identity()
+        self.shortcut: nn.Module | None
+        if not shortcut:
+            self.shortcut = None
+        elif stride == 1 and in_channels == out_channels:
+            self.shortcut = nn.Identity()
         else:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
@@ -381,4 +442,48 @@ class ResidualBlock(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shortcut is None:                                 # plain: no shortcut
+            return self.relu(self.residual(x))
         return self.relu(self.residual(x) + self.shortcut(x))   # (N, out_channels, H', W')
+
+
+class ResNetSmall(nn.Module):
+    """A small ResNet in the style of He et al.'s CIFAR-10 networks, or its plain twin.
+
+    A 3x3 stem convolution (BatchNorm, ReLU) to widths[0] channels, then one
+    stage of `blocks` ResidualBlocks per width; every stage after the first
+    starts with a stride-2 block that halves the size. Global average pooling
+    and one dense layer classify. It has 2 * blocks * len(widths) + 2 layers
+    with weights on its longest path (projection shortcuts not counted): with
+    widths (16, 32, 64), blocks=3 is ResNet-20 and blocks=9 ResNet-56.
+    shortcuts=False builds the plain network of the same layers. `stem_stride`
+    2 halves the input first, which makes a deep stack cheap on 28x28 images.
+    """
+
+    def __init__(self, blocks: int = 3, widths: tuple[int, ...] = (16, 32, 64),
+                 shortcuts: bool = True, in_channels: int = 3, num_classes: int = 10,
+                 stem_stride: int = 1):
+        super().__init__()
+        _check_args("ResNetSmall", blocks=(blocks, 1), widths=(widths, "ints+"),
+                    shortcuts=(shortcuts, "bool"), in_channels=(in_channels, 1),
+                    num_classes=(num_classes, 1), stem_stride=(stem_stride, 1))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], kernel_size=3, stride=stem_stride, padding=1,
+                      bias=False),
+            nn.BatchNorm2d(widths[0]), nn.ReLU())
+        stages, c = [], widths[0]
+        for i, w in enumerate(widths):
+            stage = [ResidualBlock(c if b == 0 else w, w, stride=2 if (i > 0 and b == 0) else 1,
+                                   shortcut=shortcuts) for b in range(blocks)]
+            stages.append(nn.Sequential(*stage))
+            c = w
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+
+    @property
+    def depth(self) -> int:
+        """Layers with weights on the longest path: stem, two per block, the dense layer."""
+        return 2 + 2 * sum(len(stage) for stage in self.stages)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stages(self.stem(x)))

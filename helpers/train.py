@@ -55,7 +55,8 @@ class Epoch:
     test_loss: float
     test_accuracy: float
     images_per_s: float   # training images per second (forward + backward + step)
-    seconds: float        # wall time of the epoch, evaluation included
+    seconds: float        # wall time of the whole epoch: training, then evaluation
+    train_seconds: float  # wall time of the training part alone (no evaluation)
 
 
 @dataclasses.dataclass
@@ -77,15 +78,21 @@ class History:
 
     @property
     def train_seconds(self) -> float:
+        """Seconds spent training (forward, backward, step), evaluation not included."""
+        return sum(e.train_seconds for e in self.epochs)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the whole run: training and the evaluation after every epoch."""
         return sum(e.seconds for e in self.epochs)
 
     def table(self) -> str:
         """The history as a small fixed-width text table."""
-        lines = ["epoch  train loss  train acc  test loss  test acc   img/s  seconds"]
+        lines = ["epoch  train loss  train acc  test loss  test acc   img/s  train s  epoch s"]
         for e in self.epochs:
             lines.append(f"{e.epoch:5d}  {e.train_loss:10.4f}  {e.train_accuracy:9.4f}  "
                          f"{e.test_loss:9.4f}  {e.test_accuracy:8.4f}  {e.images_per_s:6.0f}  "
-                         f"{e.seconds:7.1f}")
+                         f"{e.train_seconds:7.1f}  {e.seconds:7.1f}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -93,8 +100,24 @@ class History:
                 "device": self.device, "config": self.config}
 
     @classmethod
-    def from_dict(cls, d: dict, loaded: bool = False) -> History:
-        return cls([Epoch(**e) for e in d["epochs"]], d["device"], d["config"], loaded)
+    def from_dict(cls, d: dict, loaded: bool = False, train_images: int | None = None) -> History:
+        """Rebuild a History from to_dict's output.
+
+        Runs saved before `train_seconds` existed lack it. fit measured their
+        images_per_s as train_images / training time, so, given the number of
+        training images, the training time is recovered exactly; without it
+        such a record is refused.
+        """
+        epochs = []
+        for e in d["epochs"]:
+            e = dict(e)
+            if "train_seconds" not in e:
+                if train_images is None:
+                    raise ValueError("this history has no train_seconds; pass train_images "
+                                     "to recover it from images_per_s")
+                e["train_seconds"] = train_images / e["images_per_s"]
+            epochs.append(Epoch(**e))
+        return cls(epochs, d["device"], d["config"], loaded)
 
 
 @dataclasses.dataclass
@@ -216,7 +239,7 @@ def fit(model: nn.Module, train_data: Split, test_data: Split, *, epochs: int,
         test = evaluate(model, test_data, eval_batch_size, device)
         history.epochs.append(Epoch(epoch, loss_sum / seen, correct / seen, test.loss,
                                     test.accuracy, seen / train_time,
-                                    time.perf_counter() - start))
+                                    seconds=time.perf_counter() - start, train_seconds=train_time))
         bar.note(f"epoch {epoch}/{epochs}  test acc {test.accuracy:.4f}")
     bar.close()
     return history
@@ -291,7 +314,7 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, te
     folder = pathlib.Path(directory) if directory is not None else ARTIFACTS
     path = folder / f"{name}-{key}.pt"
     if path.exists() and not retrain:
-        return _load_run(path, model, device)
+        return _load_run(path, model, device, len(train_data))
     _check_writable(folder)  # before training: never train for minutes, then fail to save
     history = fit(model, train_data, test_data, device=device, **fit_kwargs)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -343,7 +366,8 @@ def _save_run(path: pathlib.Path, payload: dict) -> None:
         raise
 
 
-def _load_run(path: pathlib.Path, model: nn.Module, device: torch.device) -> tuple[nn.Module, History]:
+def _load_run(path: pathlib.Path, model: nn.Module, device: torch.device,
+              train_images: int) -> tuple[nn.Module, History]:
     """Read a run saved by fit_or_load into `model`, or raise CachedRunError naming the file."""
     try:
         if path.stat().st_size == 0:
@@ -356,7 +380,8 @@ def _load_run(path: pathlib.Path, model: nn.Module, device: torch.device) -> tup
         if not isinstance(saved, dict) or not {"model", "history"} <= saved.keys():
             raise _Damaged("it does not hold a saved run (a 'model' state_dict and a 'history')")
         try:
-            history = History.from_dict(json.loads(saved["history"]), loaded=True)
+            history = History.from_dict(json.loads(saved["history"]), loaded=True,
+                                        train_images=train_images)
         except Exception as exc:
             raise _Damaged(f"its training history is unreadable ({type(exc).__name__})") from None
         try:

@@ -100,24 +100,53 @@ def feature_sizes(features, shape, device="meta"):
     return sizes
 
 
-def test_lenet_1998_has_lenets_counts_at_28_and_32_pixels():
+def test_lenet_1998_has_lenets_counts_plus_the_trainable_subsampling():
     for size, padding in [(28, 2), (32, 0)]:
         m = models.LeNet1998(image_size=size, padding=padding)
-        assert models.count_parameters(m) == 61_706
+        assert models.count_parameters(m) == 61_706 + 2 * (6 + 16) == 61_750
         assert feature_sizes(m.features, (1, size, size), "cpu") == [28, 14, 10, 5]
     with_bn = models.LeNet1998(batch_norm=True)
-    assert models.count_parameters(with_bn) == 61_706 + 2 * (6 + 16 + 120 + 84)
+    assert models.count_parameters(with_bn) == 61_750 + 2 * (6 + 16 + 120 + 84)
+    sig = models.LeNet1998(activation="sigmoid")
+    assert models.count_parameters(sig) == 61_750
 
 
-def test_lenet_1998_is_sigmoid_and_average_pooling_with_no_placeholders():
-    kinds = {type(m) for m in models.LeNet1998().modules()}
-    assert {nn.Sigmoid, nn.AvgPool2d} <= kinds
+def test_lenet_1998_squashes_after_every_layer_up_to_the_output():
+    kinds = [type(m) for m in models.LeNet1998().modules() if not isinstance(m, nn.Sequential)][1:]
+    T, S = models.ScaledTanh, models.Subsampling
+    assert kinds == [nn.Conv2d, T, S, T, nn.Conv2d, T, S, T,
+                     nn.Flatten, nn.Linear, T, nn.Linear, T, nn.Linear]
+    kinds = {type(m) for m in models.LeNet1998(activation="sigmoid").modules()}
+    assert nn.Sigmoid in kinds and models.ScaledTanh not in kinds
     assert not kinds & {nn.ReLU, nn.MaxPool2d, nn.Identity, nn.BatchNorm2d, nn.BatchNorm1d}
     bn = [type(m) for m in models.LeNet1998(batch_norm=True).modules()
           if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     assert bn == [nn.BatchNorm2d, nn.BatchNorm2d, nn.BatchNorm1d, nn.BatchNorm1d]
     out = models.LeNet1998(batch_norm=True).eval()(torch.zeros(3, 1, 28, 28))
     assert out.shape == (3, 10)
+    with pytest.raises(ValueError, match=r"activation must be one of \['sigmoid', 'tanh'\], got 'relu'"):
+        models.LeNet1998(activation="relu")
+
+
+def test_scaled_tanh_is_lecuns_function():
+    f, x = models.ScaledTanh(), torch.linspace(-3, 3, 61)
+    assert torch.allclose(f(x), 1.7159 * torch.tanh(2 * x / 3))
+    assert torch.allclose(f(torch.tensor([1.0, -1.0])), torch.tensor([1.0, -1.0]), atol=1e-4)
+
+
+def test_subsampling_sums_2x2_blocks_then_scales_and_shifts_each_map():
+    layer = models.Subsampling(2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([1.0, 0.5]))
+        layer.bias.copy_(torch.tensor([0.0, 1.0]))
+    x = torch.arange(32.0).reshape(1, 2, 4, 4)
+    sums = x.reshape(1, 2, 2, 2, 2, 2).sum(dim=(3, 5))       # (1, 2, 2, 2) block sums
+    expected = sums * torch.tensor([1.0, 0.5]).view(1, 2, 1, 1) + torch.tensor([0.0, 1.0]).view(1, 2, 1, 1)
+    assert torch.allclose(layer(x), expected)
+    fresh = models.Subsampling(3)                               # starts as a 2x2 average
+    y = torch.randn(2, 3, 6, 6)
+    assert torch.allclose(fresh(y), nn.functional.avg_pool2d(y, 2), atol=1e-6)
+    assert models.count_parameters(fresh) == 6
 
 
 def test_lenet_1998_refuses_an_input_too_small():
@@ -136,6 +165,10 @@ def test_alexnet_2012_matches_the_hand_count_with_two_towers():
     assert [c.groups for c in m.modules() if isinstance(c, nn.Conv2d)] == [1, 2, 1, 2, 2]
     assert feature_sizes(m.features, (3, 227, 227)) == [55, 27, 27, 13, 13, 13, 13, 6]
     assert m(torch.zeros(2, 3, 227, 227, device="meta")).shape == (2, 1000)
+    # the paper's dropout acts on the outputs of FC6 and FC7: Linear, ReLU, Dropout
+    kinds = [type(x) for x in m.classifier]
+    assert kinds == [nn.Flatten, nn.Linear, nn.ReLU, nn.Dropout, nn.Linear, nn.ReLU, nn.Dropout,
+                     nn.Linear]
 
 
 def test_zfnet_reproduces_the_papers_map_sizes_and_counts():
@@ -210,6 +243,52 @@ def test_residual_block_adds_the_shortcut(cin, cout, stride):
     assert torch.equal(out, torch.relu(block.shortcut(x)))
     out.sum().backward()                              # the gradient still reaches the input
     assert x.grad.abs().sum() > 0
+
+
+def test_plain_block_has_the_same_layers_and_no_shortcut():
+    torch.manual_seed(0)
+    res, plain = models.ResidualBlock(6, 16, stride=2), models.ResidualBlock(6, 16, 2, shortcut=False)
+    assert plain.shortcut is None
+    assert models.count_parameters(res) - models.count_parameters(plain) == 6 * 16 + 2 * 16
+    plain.residual.load_state_dict(res.residual.state_dict())
+    plain.eval(), res.eval()
+    x = torch.randn(2, 6, 12, 12)
+    assert torch.equal(plain(x), torch.relu(res.residual(x)))
+
+
+def resnet_small_count(blocks, widths, cin, classes, shortcuts=True):
+    """Hand count: stem conv+BN, per block two bias-free 3x3 convs + 2 BNs, projections, head."""
+    total, c = 9 * cin * widths[0] + 2 * widths[0], widths[0]
+    for w in widths:
+        for b in range(blocks):
+            c_in = c if b == 0 else w
+            total += 9 * c_in * w + 2 * w + 9 * w * w + 2 * w
+            if shortcuts and c_in != w:
+                total += c_in * w + 2 * w                        # 1x1 projection + BN
+        c = w
+    return total + c * classes + classes
+
+
+@pytest.mark.parametrize("blocks, widths, shortcuts", [(3, (16, 32, 64), True), (3, (16, 32, 64), False),
+                                                       (2, (8, 16), True), (8, (16, 32), False)])
+def test_resnet_small_counts_depth_and_shapes(blocks, widths, shortcuts):
+    m = models.ResNetSmall(blocks, widths, shortcuts=shortcuts)
+    assert models.count_parameters(m) == resnet_small_count(blocks, widths, 3, 10, shortcuts)
+    assert m.depth == 2 * blocks * len(widths) + 2
+    assert m.eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_resnet_20_matches_he_et_al_and_its_summary():
+    from helpers import summary
+
+    m = models.ResNetSmall(blocks=3, widths=(16, 32, 64))
+    assert m.depth == 20 and models.count_parameters(m) == 272_474     # the paper: 0.27M
+    s = summary.summarize(m, (3, 32, 32))
+    assert s.total_params == 272_474
+    assert s["stages.2.0.residual.0"].output_shape == (64, 8, 8)
+    assert s["head.2"].output_shape == (10,)
+    gray = models.ResNetSmall(2, (16, 32), in_channels=1, stem_stride=2)
+    assert summary.summarize(gray, (1, 28, 28))["stages.1.1.residual.3"].output_shape == (32, 7, 7)
 
 
 # --------------------------------------------------------------------------- issue 13: bad arguments

@@ -138,6 +138,28 @@ def test_history_round_trips_and_prints_a_table():
     assert len(lines) == 3 and lines[0].split()[:3] == ["epoch", "train", "loss"]
 
 
+def test_training_time_leaves_out_the_evaluation():
+    h = run(0)
+    for e in h.epochs:
+        assert 0 < e.train_seconds < e.seconds            # evaluation comes after training
+        assert e.images_per_s == pytest.approx(64 / e.train_seconds)
+    assert h.train_seconds == pytest.approx(sum(e.train_seconds for e in h.epochs))
+    assert h.seconds == pytest.approx(sum(e.seconds for e in h.epochs))
+    assert h.seconds > h.train_seconds
+    assert h.table().splitlines()[0].split()[-4:] == ["train", "s", "epoch", "s"]
+
+
+def test_a_history_saved_before_train_seconds_recovers_it_from_the_throughput():
+    h = run(0)
+    old = h.to_dict()
+    for e in old["epochs"]:
+        del e["train_seconds"]
+    with pytest.raises(ValueError, match="train_images"):
+        train.History.from_dict(old)
+    again = train.History.from_dict(old, train_images=64)
+    assert again.column("train_seconds") == pytest.approx(h.column("train_seconds"))
+
+
 def test_confusion_matrix_counts():
     labels = torch.tensor([0, 0, 1, 2, 2, 2])
     preds = torch.tensor([0, 1, 1, 2, 0, 2])
