@@ -78,17 +78,18 @@ class SeedsMNISTNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-class DenseNet(nn.Module):
-    """A dense (fully connected) baseline: flatten, then ReLU hidden layers.
+class MLP(nn.Module):
+    """A multilayer perceptron, the dense (fully connected) baseline: flatten, then ReLU layers.
 
     It sees an image as an unordered list of C*H*W numbers; nothing in it
-    knows which pixels are neighbours.
+    knows which pixels are neighbours. (Not Huang et al.'s DenseNet, whose
+    dense blocks are convolutional.)
     """
 
     def __init__(self, in_features: int = 784, hidden: tuple[int, ...] = (256, 128),
                  num_classes: int = 10):
         super().__init__()
-        _check_args("DenseNet", in_features=(in_features, 1), hidden=(hidden, "ints"),
+        _check_args("MLP", in_features=(in_features, 1), hidden=(hidden, "ints"),
                     num_classes=(num_classes, 1))
         layers: list[nn.Module] = [nn.Flatten()]                  # (N, C, H, W) -> C*H*W
         width = in_features

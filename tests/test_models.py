@@ -38,7 +38,7 @@ def test_lenet_batch_norm_variant_adds_two_parameters_per_channel():
 
 
 def test_dense_net_and_small_vgg_counts():
-    assert models.count_parameters(models.DenseNet(784, (256, 128))) == \
+    assert models.count_parameters(models.MLP(784, (256, 128))) == \
         dense(784, 256) + dense(256, 128) + dense(128, 10)
     widths, c, expected = (32, 64, 128), 3, 0
     for w in widths:
@@ -50,7 +50,7 @@ def test_dense_net_and_small_vgg_counts():
 
 @pytest.mark.parametrize("model, shape", [
     (models.SeedsMNISTNet(), (1, 28, 28)),
-    (models.DenseNet(784), (1, 28, 28)),
+    (models.MLP(784), (1, 28, 28)),
     (models.LeNet(), (1, 28, 28)),
     (models.LeNet(3, 10, image_size=32, padding=0), (3, 32, 32)),
     (models.cifar_cnn(), (3, 32, 32)),
@@ -298,8 +298,8 @@ def test_resnet_20_matches_he_et_al_and_its_summary():
     (lambda: models.SeedsMNISTNet(image_size=-4), r"SeedsMNISTNet: image_size must be an int >= 2, got -4"),
     (lambda: models.SeedsMNISTNet(image_size=1), r"image_size must be an int >= 2"),
     (lambda: models.SeedsMNISTNet(in_channels=True), r"in_channels must be an int >= 1, got True \(bool\)"),
-    (lambda: models.DenseNet(hidden=(256, 0)), r"DenseNet: hidden must be a tuple of ints >= 1"),
-    (lambda: models.DenseNet(in_features=784.0), r"in_features must be an int >= 1, got 784.0"),
+    (lambda: models.MLP(hidden=(256, 0)), r"MLP: hidden must be a tuple of ints >= 1"),
+    (lambda: models.MLP(in_features=784.0), r"in_features must be an int >= 1, got 784.0"),
     (lambda: models.LeNet(num_classes=0), r"LeNet: num_classes must be an int >= 1, got 0"),
     (lambda: models.LeNet(padding=-1), r"LeNet: padding must be an int >= 0, got -1"),
     (lambda: models.LeNet(batch_norm="no"), r"LeNet: batch_norm must be True or False, got 'no'"),
@@ -327,7 +327,7 @@ def test_constructors_still_accept_what_the_chapters_use():
     import numpy as np
 
     models.LeNet(batch_norm=True), models.LeNet1998(image_size=32, padding=0)
-    models.ZFNet(widths=[512, 1024, 512]), models.DenseNet(hidden=())
+    models.ZFNet(widths=[512, 1024, 512]), models.MLP(hidden=())
     models.SmallVGG(widths=(16, 32, 64)), models.AlexNetSmall(image_size=56, dropout=0)
     assert models.LeNet(num_classes=np.int64(3))(torch.zeros(1, 1, 28, 28)).shape == (1, 3)
 
