@@ -53,5 +53,6 @@ def test_bad_input_is_refused():
 def test_overlay_draws_two_layers_and_checks_sizes():
     ax = plot.overlay(torch.rand(3, 8, 8), torch.rand(8, 8), title="t")
     assert len(ax.images) == 2 and ax.get_title() == "t"
+    assert plot.overlay(torch.rand(8, 8), torch.full((8, 8), 0.5), vmax=2.0).images[1].get_clim() == (0, 2.0)
     with pytest.raises(ValueError, match="image's size"):
         plot.overlay(torch.rand(8, 8), torch.rand(4, 4))
