@@ -4,8 +4,8 @@
 import { h, choice, panel, watch } from "./ui.js";
 import { buildNet, centerDigit, decodeWeights, forward, normalize, receptiveField, softmax } from "./net_math.js";
 
-const PAD = 280; // drawing canvas, pixels; the digit is scaled down to 20x20 of 28x28
-const INK = 22; // stroke width on that canvas: about 2 pixels after scaling, as in MNIST
+const PAD = 140; // drawing canvas, pixels (shown larger); the digit is scaled down to 20x20 of 28x28
+const INK = 11; // stroke width on that canvas: about 2 pixels after scaling, as in MNIST
 const NEGATIVE = [33, 102, 172];
 const POSITIVE = [178, 24, 43];
 const NAMES = {
@@ -327,7 +327,8 @@ function render({ model, el }) {
     event.preventDefault();
     pad.setPointerCapture?.(event.pointerId);
     if (mode === "sample") {
-      mode = "drawing"; // strokes add to the picked image, which is now a drawing
+      mode = "drawing"; // a stroke starts a new drawing in place of the picked image
+      ctx.clearRect(0, 0, PAD, PAD);
       picker.select.value = "-1";
       put({ sample: -1 });
     }
@@ -369,6 +370,9 @@ function render({ model, el }) {
   });
 
   if (mode === "sample") showSampleOnPad(samplePixels(model.get("sample")));
+  // Prepare a small blob once, so that the reader's first stroke does not also pay for
+  // compiling the preparation code (it then redraws as fast as the strokes after it).
+  centerDigit(Float64Array.from({ length: 36 }, (_, t) => (t % 7 === 0 ? 1 : 0)), 6, 6);
   const stop = watch(model, ["layers", "weights", "dtype", "mean", "std", "input_shape"], ["sample"], rebuild, () => {
     const i = model.get("sample");
     if (picker.select.value !== String(i)) {
