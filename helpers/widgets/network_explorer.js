@@ -21,27 +21,40 @@ const NAMES = {
   linear: "Linear",
 };
 
-/** White at 0, red above, blue below; strength sqrt(|v| / limit). */
-function colour(v, limit) {
-  const x = Math.max(-1, Math.min(1, v / (limit || 1)));
-  const end = x < 0 ? NEGATIVE : POSITIVE;
-  const s = Math.sqrt(Math.abs(x));
-  return end.map((e) => Math.round(255 + (e - 255) * s));
-}
-
-/** Paint values (rows x cols, row by row, from `offset`) into a canvas. */
+/**
+ * Paint values (rows x cols, row by row, from `offset`) into a canvas: white at 0, red
+ * above, blue below, strength sqrt(|v| / limit); or gray ink (0 white, 1 black).
+ * Runs on every stroke, so it reuses the canvas's pixel buffer and allocates nothing.
+ */
 function paint(canvas, values, offset, rows, cols, limit, gray = false) {
   if (canvas.width !== cols) canvas.width = cols;
   if (canvas.height !== rows) canvas.height = rows;
   const ctx = canvas.getContext("2d");
-  const img = ctx.createImageData(cols, rows);
+  if (!canvas.cnnwPixels || canvas.cnnwPixels.width !== cols || canvas.cnnwPixels.height !== rows) {
+    canvas.cnnwPixels = ctx.createImageData(cols, rows);
+  }
+  const img = canvas.cnnwPixels;
+  const out = img.data;
+  const scale = limit || 1;
   for (let t = 0; t < rows * cols; t++) {
     const v = values[offset + t];
-    const rgb = gray ? [255 - v * 255, 255 - v * 255, 255 - v * 255] : colour(v, limit);
-    img.data[4 * t] = rgb[0];
-    img.data[4 * t + 1] = rgb[1];
-    img.data[4 * t + 2] = rgb[2];
-    img.data[4 * t + 3] = 255;
+    let r;
+    let g;
+    let b;
+    if (gray) {
+      r = g = b = 255 - v * 255;
+    } else {
+      const x = Math.max(-1, Math.min(1, v / scale));
+      const s = Math.sqrt(Math.abs(x));
+      const end = x < 0 ? NEGATIVE : POSITIVE;
+      r = 255 + (end[0] - 255) * s;
+      g = 255 + (end[1] - 255) * s;
+      b = 255 + (end[2] - 255) * s;
+    }
+    out[4 * t] = r; // a Uint8ClampedArray rounds and clamps
+    out[4 * t + 1] = g;
+    out[4 * t + 2] = b;
+    out[4 * t + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
 }
