@@ -2,6 +2,7 @@
 // a trained network respond, computed here in the page from the exported weights.
 // Python side: helpers/widgets/network_explorer.py; arithmetic: net_math.js.
 import { h, choice, panel, watch } from "./ui.js";
+import { drawPad } from "./draw_pad.js";
 import { buildNet, centerDigit, decodeWeights, forward, normalize, receptiveField, softmax } from "./net_math.js";
 
 const PAD = 140; // drawing canvas, pixels (shown larger); the digit is scaled down to 20x20 of 28x28
@@ -79,14 +80,22 @@ function render({ model, el }) {
   };
 
   // ---- the drawing pad and the sample picker
-  const pad = h("canvas", {
-    class: "cnnw-pad-canvas",
-    width: PAD,
-    height: PAD,
-    "data-role": "pad",
-    "aria-label": "Drawing area: draw a digit with a mouse, finger or pen",
+  const pad = drawPad({
+    size: PAD,
+    ink: INK,
+    onStart: () => {
+      if (mode !== "sample") return;
+      mode = "drawing"; // a stroke starts a new drawing in place of the picked image
+      pad.clear();
+      picker.select.value = "-1";
+      put({ sample: -1 });
+    },
+    onStroke: () => update(),
+    onEnd: () => {
+      update();
+      report();
+    },
   });
-  const ctx = pad.getContext("2d", { willReadFrequently: true });
   const clear = h("button", { type: "button", class: "cnnw-button", "data-role": "clear" }, "Clear");
   const labels = model.get("sample_labels");
   const options = [["-1", "your drawing"], ...labels.map((y, i) => [String(i), `test image ${i + 1}: a ${classes[y]}`])];
@@ -121,7 +130,7 @@ function render({ model, el }) {
     "div",
     { class: "cnnw cnnw-network" },
     h("div", { class: "cnnw-net-top" },
-      panel("Draw a digit", pad, h("div", { class: "cnnw-net-controls" }, clear, picker.wrap)),
+      panel("Draw a digit", pad.canvas, h("div", { class: "cnnw-net-controls" }, clear, picker.wrap)),
       panel("What the network sees: 28×28, centred", seenWrap),
       panel("Class probabilities", verdict, bars)),
     detail,
@@ -143,24 +152,6 @@ function render({ model, el }) {
     const n = 28 * 28;
     const out = new Float64Array(n);
     for (let t = 0; t < n; t++) out[t] = bin.charCodeAt(i * n + t) / 255;
-    return out;
-  }
-
-  function showSampleOnPad(px) {
-    const img = ctx.createImageData(28, 28);
-    for (let t = 0; t < 28 * 28; t++) img.data[4 * t + 3] = Math.round(px[t] * 255);
-    const small = document.createElement("canvas");
-    small.width = small.height = 28;
-    small.getContext("2d").putImageData(img, 0, 0);
-    ctx.clearRect(0, 0, PAD, PAD);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(small, 0, 0, PAD, PAD);
-  }
-
-  function ink() {
-    const data = ctx.getImageData(0, 0, PAD, PAD).data;
-    const out = new Float64Array(PAD * PAD);
-    for (let t = 0; t < out.length; t++) out[t] = data[4 * t + 3] / 255;
     return out;
   }
 
@@ -230,7 +221,7 @@ function render({ model, el }) {
   function update() {
     const start = performance.now();
     if (mode === "sample") input = samplePixels(model.get("sample"));
-    else input = centerDigit(ink(), PAD, PAD) || new Float64Array(28 * 28);
+    else input = centerDigit(pad.read(), PAD, PAD) || new Float64Array(28 * 28);
     paint(seen, input, 0, 28, 28, 1, true);
     const x = normalize(input, model.get("mean"), model.get("std"));
     steps = forward(net, x, shape);
@@ -307,7 +298,7 @@ function render({ model, el }) {
   function pick(i) {
     if (i >= 0) {
       mode = "sample";
-      showSampleOnPad(samplePixels(i));
+      pad.show(samplePixels(i));
     } else {
       mode = "drawing";
     }
@@ -321,68 +312,13 @@ function render({ model, el }) {
     put({ probabilities: probs });
   }
 
-  // ---- drawing with pointer events: mouse, touch and pen alike
-  let last = null;
-  let queued = false;
-  const schedule = () => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      update();
-    });
-  };
-  const at = (event) => {
-    const box = pad.getBoundingClientRect();
-    return [((event.clientX - box.left) / box.width) * PAD, ((event.clientY - box.top) / box.height) * PAD];
-  };
-  pad.addEventListener("pointerdown", (event) => {
-    event.preventDefault();
-    pad.setPointerCapture?.(event.pointerId);
-    if (mode === "sample") {
-      mode = "drawing"; // a stroke starts a new drawing in place of the picked image
-      ctx.clearRect(0, 0, PAD, PAD);
-      picker.select.value = "-1";
-      put({ sample: -1 });
-    }
-    last = at(event);
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    ctx.lineWidth = INK;
-    ctx.strokeStyle = "#000";
-    ctx.beginPath();
-    ctx.moveTo(...last);
-    ctx.lineTo(last[0] + 0.01, last[1]);
-    ctx.stroke();
-    schedule();
-  });
-  pad.addEventListener("pointermove", (event) => {
-    if (last === null) return;
-    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    ctx.beginPath();
-    ctx.moveTo(...last);
-    for (const e of events.length ? events : [event]) {
-      last = at(e);
-      ctx.lineTo(...last);
-    }
-    ctx.stroke();
-    schedule();
-  });
-  const end = () => {
-    if (last === null) return;
-    last = null;
-    update();
-    report();
-  };
-  pad.addEventListener("pointerup", end);
-  pad.addEventListener("pointercancel", end);
   clear.addEventListener("click", () => {
-    ctx.clearRect(0, 0, PAD, PAD);
+    pad.clear();
     picker.select.value = "-1";
     pick(-1);
   });
 
-  if (mode === "sample") showSampleOnPad(samplePixels(model.get("sample")));
+  if (mode === "sample") pad.show(samplePixels(model.get("sample")));
   // Prepare a small blob once, so that the reader's first stroke does not also pay for
   // compiling the preparation code (it then redraws as fast as the strokes after it).
   centerDigit(Float64Array.from({ length: 36 }, (_, t) => (t % 7 === 0 ? 1 : 0)), 6, 6);
