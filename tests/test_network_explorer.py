@@ -66,7 +66,10 @@ def js_logits(model: nn.Module, x: torch.Tensor, dtype: str = "float32") -> torc
 NETS = {
     "LeNet": lambda: models.LeNet(),
     "LeNet-BN": lambda: models.LeNet(batch_norm=True),
-    "LeNet1998-BN": lambda: models.LeNet1998(batch_norm=True),
+    "sigmoid-avgpool-BN": lambda: nn.Sequential(                     # LeNet-1998-like, with BatchNorm
+        nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(),
+        nn.Linear(400, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10)),
     "SeedsMNISTNet": lambda: models.SeedsMNISTNet(),
     "SmallVGG": lambda: models.SmallVGG(1, 10, widths=(8, 16)),
     "AlexNetSmall": lambda: models.AlexNetSmall(shrink=16),
