@@ -219,3 +219,22 @@ def feature_maps(maps, ncols: int = 8, size: float = 1.2, titles=None):
         raise ValueError(f"need maps (C, H, W), got shape {m.shape}")
     diverging = bool(m.min() < 0)
     return show_images(list(m), titles, ncols=min(ncols, len(m)), diverging=diverging, size=size)
+
+
+def overlay(image, heat, ax=None, title: str | None = None, alpha: float = 0.6, cmap: str = "inferno",
+            vmax: float | None = None):
+    """Draw a heat map (H, W) over an image (gray (H, W) or colour (C, H, W), uint8 or in [0, 1]).
+
+    The image is shown in gray underneath, the heat map on top, its colours
+    running from 0 to `vmax` (default: the map's own maximum; give one vmax to
+    several maps to put them on one scale). Returns the axes.
+    """
+    a, m = _to_display(image), _numpy(heat).astype(np.float32)
+    if a.ndim == 3 and a.shape[0] in (1, 3):
+        a = a.mean(axis=0)                              # (C, H, W) -> (H, W) gray
+    if a.shape != m.shape:
+        raise ValueError(f"heat map {m.shape} must have the image's size {a.shape}")
+    ax = show_image(a, ax=ax, title=title)
+    top = float(m.max()) if vmax is None else vmax
+    ax.imshow(m, cmap=cmap, alpha=alpha, interpolation="nearest", vmin=0, vmax=top if top > 0 else 1)
+    return ax

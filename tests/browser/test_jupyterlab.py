@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 
+import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
@@ -30,6 +31,17 @@ from tests.browser import book
 CHAPTER = "05_pooling.ipynb"  # one ConvExplorer, `pool_explorer`, stride 2
 WIDGET, TRAIT, START = "pool_explorer", "stride", 2
 APPS = {"jupyterlab": "lab/tree/jupyterlab/", "notebook7": "notebooks/notebook7/"}  # URL of a notebook
+
+
+# NetworkExplorer with a live model: an untrained LeNet whose weights the test changes.
+LIVE_MODEL = """import pathlib, sys
+sys.path.insert(0, str(pathlib.Path.cwd().parent))  # the folder with helpers/, as the setup cell does
+import torch
+from helpers import models, widgets
+torch.manual_seed(0)
+net = models.LeNet().eval()
+explorer = widgets.NetworkExplorer(net)
+explorer"""
 
 
 def free_port() -> int:
@@ -46,6 +58,10 @@ def lab(tmp_path_factory):
         (work / app).mkdir()
         shutil.copy(book.ROOT / "chapters" / CHAPTER, work / app / CHAPTER)
     (work / "helpers").symlink_to(book.ROOT / "helpers")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LIVE_MODEL)],
+                                            metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                     "display_name": "Python 3"}}),
+                   work / "jupyterlab" / "network.ipynb")
     home = work / ".home"
     settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
@@ -144,4 +160,61 @@ def test_arrow_keys_move_the_explorer_slider_and_grid(browser, lab, app):
     page.keyboard.press("Shift+Enter")
     new = page.locator(".jp-Notebook .jp-Cell").nth(-2)  # Shift+Enter adds one more below
     expect(new.locator(".jp-OutputArea-output")).to_have_text(f"{TRAIT} = {START + 1}", timeout=30_000)
+    context.close()
+
+
+def run_all(page, lab, path):
+    page.goto(f"{lab}/{path}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    select = page.locator(".jp-Dialog button", has_text="Select")
+    try:
+        select.wait_for(timeout=10_000)
+        select.click()
+    except PlaywrightTimeout:
+        pass
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    page.get_by_text("Run", exact=True).first.click()
+    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+
+
+def run_new_cell(page, source: str):
+    """Add a cell at the end, type `source` and run it; returns the new cell."""
+    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").last.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type(source)
+    page.keyboard.press("Shift+Enter")
+    return page.locator(".jp-Notebook .jp-Cell").nth(-2)  # Shift+Enter adds one more below
+
+
+def test_network_explorer_follows_the_python_model(browser, lab):
+    """Changing the model's weights in Python and calling update_model redraws the view."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(lab)
+                  else route.abort())
+    page = context.new_page()
+    run_all(page, lab, "lab/tree/jupyterlab/network.ipynb")
+    verdict = page.locator('.cnnw-network [data-role="prediction"]')
+    try:
+        verdict.wait_for(state="attached", timeout=120_000)
+    except PlaywrightTimeout:
+        pytest.fail("no explorer drawn; the notebook shows: "
+                    + page.locator(".jp-Notebook").inner_text()[-1500:])
+    before = verdict.get_attribute("data-best")
+    target = "3" if before != "3" else "5"
+    changed = run_new_cell(page, f"net.classifier[5].bias.data[{target}] += 100; "
+                                 "explorer.update_model(net); print('updated')")
+    expect(changed.locator(".jp-OutputArea-output")).to_have_text("updated", timeout=30_000)
+    expect(verdict).to_have_attribute("data-best", target, timeout=30_000)
+    # the view reports its probabilities back to the kernel after a stroke
+    pad = page.locator('.cnnw-network [data-role="pad"]')
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 20, steps=10)
+    page.mouse.up()
+    new = run_new_cell(page, "print(len(explorer.probabilities), round(sum(explorer.probabilities), 6))")
+    expect(new.locator(".jp-OutputArea-output")).to_have_text("10 1.0", timeout=30_000)
     context.close()

@@ -17,6 +17,7 @@ HTML = book.html_dir()
 PAGES = book.pages(HTML)
 WITH_WIDGETS = sorted({w.page for w in book.widgets(HTML)})
 BUDGET = 3_000_000  # bytes a chapter page with an explorer may transfer, cold
+NETWORK_STATE_BUDGET = 1_000_000  # bytes a NetworkExplorer (weights, test images, code) adds to its page
 
 
 def cold_load(browser, origin, path):
@@ -42,6 +43,14 @@ def test_a_page_with_explorers_loads_under_3_mb_and_only_the_small_runtime(brows
     widget_files = sorted({u.split("/cnnbook/widgets/")[1].split("?")[0] for u in urls if "/cnnbook/widgets/" in u})
     assert widget_files == ["loader.js"]  # no require.js, no 3.6 MB embed-amd.js for anywidgets
     assert not any("fontawesome.js" in u for u in urls)
+
+
+@pytest.mark.parametrize("widget", [pytest.param(w, id=str(w)) for w in book.widgets(HTML)
+                                    if w.kind == "NetworkExplorer"])
+def test_a_network_explorer_adds_at_most_1_mb_of_widget_state(widget):
+    added = len(json.dumps(widget.state).encode())
+    print(f"{widget}: widget state {added:,} bytes")
+    assert added <= NETWORK_STATE_BUDGET, f"{widget} stores {added:,} bytes of widget state"
 
 
 @pytest.mark.parametrize("path", [p for p in PAGES if p not in WITH_WIDGETS])

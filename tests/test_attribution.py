@@ -1,0 +1,58 @@
+"""helpers.attribution (saliency, occlusion), helpers.plot.overlay."""
+
+from __future__ import annotations
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+from helpers import attribution, plot
+
+matplotlib.use("Agg")
+
+
+def linear_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(2 * 6 * 6, 3)).eval()
+
+
+def test_saliency_of_a_linear_model_is_its_weights():
+    model = linear_model()
+    x = torch.randn(2, 6, 6)
+    got = attribution.saliency(model, x, target=1)
+    want = model[1].weight[1].detach().view(2, 6, 6).abs().amax(dim=0)
+    assert got.shape == (6, 6) and torch.allclose(got, want)
+
+
+def test_occlusion_is_zero_away_from_the_only_pixel_that_matters():
+    model = linear_model()
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[0, 2 * 6 + 3] = 5.0               # class 0 reads channel 0, pixel (2, 3)
+    x = torch.ones(2, 6, 6)
+    heat = attribution.occlusion(model, x, target=0, size=2, stride=1)
+    assert heat.shape == (6, 6)
+    assert heat[2, 3] > 0.1
+    # only the 2x2 patches that cover (2, 3) drop the probability
+    covering = torch.zeros(6, 6, dtype=torch.bool)
+    covering[1:4, 2:5] = True
+    assert (heat[~covering] == 0).all() and (heat[covering] > 0).all()
+
+
+def test_bad_input_is_refused():
+    model = linear_model()
+    with pytest.raises(ValueError, match=r"one input \(C, H, W\)"):
+        attribution.saliency(model, torch.zeros(1, 2, 6, 6), 0)
+    with pytest.raises(ValueError, match="eval mode"):
+        attribution.occlusion(model.train(), torch.zeros(2, 6, 6), 0)
+    with pytest.raises(ValueError, match="patch size"):
+        attribution.occlusion(model.eval(), torch.zeros(2, 6, 6), 0, size=7)
+
+
+def test_overlay_draws_two_layers_and_checks_sizes():
+    ax = plot.overlay(torch.rand(3, 8, 8), torch.rand(8, 8), title="t")
+    assert len(ax.images) == 2 and ax.get_title() == "t"
+    assert plot.overlay(torch.rand(8, 8), torch.full((8, 8), 0.5), vmax=2.0).images[1].get_clim() == (0, 2.0)
+    with pytest.raises(ValueError, match="image's size"):
+        plot.overlay(torch.rand(8, 8), torch.rand(4, 4))
