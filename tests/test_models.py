@@ -571,6 +571,15 @@ def test_densenet_small_counts_and_summary():
     assert no_compression.stages[1][0][2].out_channels == 8 + 2 * 4
 
 
+def test_resnet_20_macs_by_hand():
+    """Stem, then per stage: 3 blocks of two 3x3 convs (the first strided), plus projections."""
+    macs = 9 * 3 * 16 * 32 * 32 + 6 * 9 * 16 * 16 * 32 * 32              # stem, stage 1
+    macs += (9 * 16 * 32 + 5 * 9 * 32 * 32 + 16 * 32) * 16 * 16          # stage 2 at 16x16
+    macs += (9 * 32 * 64 + 5 * 9 * 64 * 64 + 32 * 64) * 8 * 8            # stage 3 at 8x8
+    macs += 64 * 10                                                      # the dense layer
+    assert summarize(models.ResNetSmall(), (3, 32, 32)).total_macs == macs == 40_813_184
+
+
 def test_small_cifar_networks_stay_small():
     for build in (models.VGGSmall, models.NiNSmall, models.GoogLeNetSmall, models.ResNetSmall,
                   models.DenseNetSmall):
