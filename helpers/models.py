@@ -456,7 +456,8 @@ class ResNetSmall(nn.Module):
     starts with a stride-2 block that halves the size. Global average pooling
     and one dense layer classify. It has 2 * blocks * len(widths) + 2 layers
     with weights on its longest path (projection shortcuts not counted): with
-    widths (16, 32, 64), blocks=3 is ResNet-20 and blocks=9 ResNet-56.
+    widths (16, 32, 64), blocks=3 is ResNet-20 (on 3x32x32: 272,474 parameters,
+    40,813,184 MACs) and blocks=9 ResNet-56.
     shortcuts=False builds the plain network of the same layers. `stem_stride`
     2 halves the input first, which makes a deep stack cheap on 28x28 images.
     """
@@ -485,6 +486,336 @@ class ResNetSmall(nn.Module):
     def depth(self) -> int:
         """Layers with weights on the longest path: stem, two per block, the dense layer."""
         return 2 + 2 * sum(len(stage) for stage in self.stages)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stages(self.stem(x)))
+
+
+# --------------------------------------------------------------------------- blocks of modern CNNs
+# The chapter "Blocks of modern CNNs" builds these, one idea per module, and
+# small CIFAR-10 (3x32x32) networks from them. The blocks take batch_norm=False
+# by default, as in their papers (all but the residual and dense blocks predate
+# batch normalization); the CIFAR networks switch it on everywhere, so that a
+# later comparison under one training recipe compares architectures, not
+# normalization. Merges (torch.cat, +) are written in forward; helpers.summary
+# reports the receptive field after them as unknown.
+
+
+class ConvBNReLU(nn.Sequential):
+    """A convolution, batch normalization and ReLU in a chosen order.
+
+    order:
+      "conv-relu"     no batch normalization (the pre-2015 layer);
+      "conv-bn-relu"  BN between the convolution and the ReLU (Ioffe and Szegedy 2015);
+      "conv-relu-bn"  BN after the ReLU;
+      "bn-relu-conv"  "pre-activation": BN and ReLU first (He et al. 2016, DenseNet).
+    The convolution has a bias except in "conv-bn-relu", where BN's learned
+    shift makes it redundant. padding=None keeps the size at stride 1
+    (kernel_size // 2). (N, in_channels, H, W) -> (N, out_channels, H', W').
+    """
+
+    ORDERS = ("conv-relu", "conv-bn-relu", "conv-relu-bn", "bn-relu-conv")
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+                 padding: int | None = None, order: str = "conv-bn-relu"):
+        _check_args("ConvBNReLU", in_channels=(in_channels, 1), out_channels=(out_channels, 1),
+                    kernel_size=(kernel_size, 1), stride=(stride, 1))
+        if padding is None:
+            padding = kernel_size // 2
+        _check_args("ConvBNReLU", padding=(padding, 0))
+        if order not in self.ORDERS:
+            raise ValueError(f"ConvBNReLU: order must be one of {', '.join(self.ORDERS)}; "
+                             f"got {order!r}")
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                         bias=order != "conv-bn-relu")
+        layers = {"conv-relu": [conv, nn.ReLU()],
+                  "conv-bn-relu": [conv, nn.BatchNorm2d(out_channels), nn.ReLU()],
+                  "conv-relu-bn": [conv, nn.ReLU(), nn.BatchNorm2d(out_channels)],
+                  "bn-relu-conv": [nn.BatchNorm2d(in_channels), nn.ReLU(), conv]}[order]
+        super().__init__(*layers)
+        self.order = order
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int, batch_norm: bool,
+          **kwargs) -> ConvBNReLU:
+    """conv-bn-relu with batch_norm, conv-relu without: the layer every block below uses."""
+    return ConvBNReLU(in_channels, out_channels, kernel_size,
+                      order="conv-bn-relu" if batch_norm else "conv-relu", **kwargs)
+
+
+class VGGBlock(nn.Sequential):
+    """Simonyan and Zisserman's block: `convs` 3x3 convolutions (padding 1, ReLU), then a 2x2 max pool.
+
+    (N, in_channels, H, W) -> (N, out_channels, H/2, W/2). Every convolution
+    keeps the size, so the pool alone halves it. batch_norm=True puts BN
+    between each convolution and its ReLU (not in the 2014 paper).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, convs: int = 2,
+                 batch_norm: bool = False):
+        _check_args("VGGBlock", in_channels=(in_channels, 1), out_channels=(out_channels, 1),
+                    convs=(convs, 1), batch_norm=(batch_norm, "bool"))
+        layers = [_conv(in_channels if i == 0 else out_channels, out_channels, 3, batch_norm)
+                  for i in range(convs)]
+        super().__init__(*layers, nn.MaxPool2d(2))
+
+
+# The small VGG the earlier chapters train is already a stack of VGG blocks (two
+# convolutions each, BN after every convolution; its convolutions keep their
+# biases). With the default widths (32, 64, 128), on 3x32x32: 289,194
+# parameters, 38,634,752 MACs.
+VGGSmall = SmallVGG
+
+
+class NiNBlock(nn.Sequential):
+    """Lin et al.'s "mlpconv" layer: a convolution, then two 1x1 convolutions, each with a ReLU.
+
+    The 1x1 convolutions are a small dense network applied at every position,
+    across the channels. (N, in_channels, H, W) -> (N, out_channels, H', W'),
+    H' = (H + 2 * padding - kernel_size) // stride + 1.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, batch_norm: bool = False):
+        _check_args("NiNBlock", in_channels=(in_channels, 1), out_channels=(out_channels, 1),
+                    kernel_size=(kernel_size, 1), stride=(stride, 1), padding=(padding, 0),
+                    batch_norm=(batch_norm, "bool"))
+        super().__init__(
+            _conv(in_channels, out_channels, kernel_size, batch_norm, stride=stride,
+                  padding=padding),
+            _conv(out_channels, out_channels, 1, batch_norm),
+            _conv(out_channels, out_channels, 1, batch_norm),
+        )
+
+
+class NiNSmall(nn.Module):
+    """A small Network in Network for 3x32x32 inputs: no dense layer at all.
+
+    Three mlpconv blocks (5x5, 3x3, 3x3; widths 64, 128, 128) with a 2x2 max
+    pool after the first two: (N, 128, 8, 8). A last 1x1 convolution makes one
+    map per class and a global average pool turns each map into that class's
+    score. With BN (the default): 302,922 parameters, 52,183,040 MACs.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10,
+                 widths: tuple[int, int, int] = (64, 128, 128), batch_norm: bool = True):
+        super().__init__()
+        _check_args("NiNSmall", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    widths=(widths, "ints3"), batch_norm=(batch_norm, "bool"))
+        w1, w2, w3 = widths
+        self.features = nn.Sequential(
+            NiNBlock(in_channels, w1, 5, padding=2, batch_norm=batch_norm),  # (N, w1, 32, 32)
+            nn.MaxPool2d(2),                                                 # (N, w1, 16, 16)
+            NiNBlock(w1, w2, 3, padding=1, batch_norm=batch_norm),
+            nn.MaxPool2d(2),                                                 # (N, w2, 8, 8)
+            NiNBlock(w2, w3, 3, padding=1, batch_norm=batch_norm),           # (N, w3, 8, 8)
+        )
+        self.head = nn.Sequential(
+            nn.Conv2d(w3, num_classes, kernel_size=1),                       # (N, classes, 8, 8)
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),                           # (N, classes)
+        )
+
+    @property
+    def depth(self) -> int:
+        """Layers with weights on the longest path: three per block, the last 1x1."""
+        return 3 * 3 + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class Inception(nn.Module):
+    """GoogLeNet's Inception block: four branches side by side, concatenated along the channels.
+
+    b1: 1x1 conv to c1.  b2: 1x1 conv to c2[0], then 3x3 to c2[1].
+    b3: 1x1 conv to c3[0], then 5x5 to c3[1].  b4: 3x3 max pool (stride 1), then 1x1 to c4.
+    Every branch keeps H and W, so (N, in_channels, H, W) -> (N, out_channels, H, W)
+    with out_channels = c1 + c2[1] + c3[1] + c4. A ReLU follows every
+    convolution (batch_norm=True puts BN before it, as torchvision's GoogLeNet does).
+    """
+
+    def __init__(self, in_channels: int, c1: int, c2: tuple[int, int], c3: tuple[int, int],
+                 c4: int, batch_norm: bool = False):
+        super().__init__()
+        _check_args("Inception", in_channels=(in_channels, 1), c1=(c1, 1), c4=(c4, 1),
+                    batch_norm=(batch_norm, "bool"))
+        for name, pair in (("c2", c2), ("c3", c3)):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise ValueError(f"Inception: {name} must be a pair (reduce, out) of ints >= 1, "
+                                 f"got {pair!r}")
+            _check_args("Inception", **{name: (pair, "ints+")})
+        bn = batch_norm
+        self.b1 = _conv(in_channels, c1, 1, bn)
+        self.b2 = nn.Sequential(_conv(in_channels, c2[0], 1, bn), _conv(c2[0], c2[1], 3, bn))
+        self.b3 = nn.Sequential(_conv(in_channels, c3[0], 1, bn), _conv(c3[0], c3[1], 5, bn))
+        self.b4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), _conv(in_channels, c4, 1, bn))
+        self.out_channels = c1 + c2[1] + c3[1] + c4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = [self.b1(x), self.b2(x), self.b3(x), self.b4(x)]  # each (N, c_i, H, W)
+        return torch.cat(branches, dim=1)                              # (N, out_channels, H, W)
+
+
+class GoogLeNetSmall(nn.Module):
+    """A small GoogLeNet for 3x32x32 inputs: a 3x3 stem and four Inception blocks.
+
+    Stem conv 3x3 to 64 channels and a 2x2 max pool (N, 64, 16, 16); two
+    Inception blocks with half the widths of GoogLeNet's 3a and 3b (-> 128,
+    -> 240); a 2x2 max pool (N, 240, 8, 8); two more at about half of 4a and
+    4b (-> 256, -> 256); global average pooling and one dense layer. BN after
+    every convolution by default. 347,250 parameters, 49,396,224 MACs.
+    """
+
+    BLOCKS = ((32, (48, 64), (8, 16), 16),        # 64 -> 128 channels, at 16x16
+              (64, (64, 96), (16, 48), 32),       # 128 -> 240
+              "pool",                             # 16x16 -> 8x8
+              (96, (48, 104), (8, 24), 32),       # 240 -> 256
+              (80, (56, 112), (12, 32), 32))      # 256 -> 256
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, batch_norm: bool = True):
+        super().__init__()
+        _check_args("GoogLeNetSmall", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    batch_norm=(batch_norm, "bool"))
+        self.stem = nn.Sequential(_conv(in_channels, 64, 3, batch_norm), nn.MaxPool2d(2))
+        blocks, c = [], 64
+        for spec in self.BLOCKS:
+            if spec == "pool":
+                blocks.append(nn.MaxPool2d(2))
+                continue
+            block = Inception(c, *spec, batch_norm=batch_norm)
+            blocks.append(block)
+            c = block.out_channels
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+
+    @property
+    def depth(self) -> int:
+        """Layers with weights on the longest path: the stem, two per Inception block, the dense layer."""
+        return 1 + 2 * sum(isinstance(b, Inception) for b in self.blocks) + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+class Bottleneck(nn.Module):
+    """ResNet's bottleneck block: relu(F(x) + shortcut(x)), F = 1x1, 3x3, 1x1 convolutions.
+
+    The first 1x1 shrinks in_channels to mid_channels, the 3x3 (with the
+    stride) works on the narrow tensor, the last 1x1 widens to out_channels;
+    BN after each and ReLU after the first two. The stride sits on the 3x3, as
+    in torchvision (the 2015 paper put it on the first 1x1). Shortcut as in
+    ResidualBlock: the identity when the shape stays, else a strided 1x1
+    convolution with BN; shortcut=False gives the plain block (shortcut None).
+    (N, in_channels, H, W) -> (N, out_channels, H / stride, W / stride).
+    """
+
+    def __init__(self, in_channels: int, mid_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True):
+        super().__init__()
+        _check_args("Bottleneck", in_channels=(in_channels, 1), mid_channels=(mid_channels, 1),
+                    out_channels=(out_channels, 1), stride=(stride, 1), shortcut=(shortcut, "bool"))
+        self.residual = nn.Sequential(
+            nn.Conv2d(in_channels, mid_channels, kernel_size=1, bias=False),
+            nn.BatchNorm2d(mid_channels), nn.ReLU(),
+            nn.Conv2d(mid_channels, mid_channels, kernel_size=3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(mid_channels), nn.ReLU(),
+            nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        self.shortcut: nn.Module | None
+        if not shortcut:
+            self.shortcut = None
+        elif stride == 1 and in_channels == out_channels:
+            self.shortcut = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shortcut is None:
+            return self.relu(self.residual(x))
+        return self.relu(self.residual(x) + self.shortcut(x))   # (N, out_channels, H', W')
+
+
+class DenseBlock(nn.Module):
+    """Huang et al.'s dense block: every layer reads the concatenation of all earlier outputs.
+
+    Layer i is BN-ReLU-conv3x3 from in_channels + i * growth_rate channels to
+    growth_rate, and its output is concatenated to its input, so
+    (N, in_channels, H, W) -> (N, in_channels + layers * growth_rate, H, W).
+    """
+
+    def __init__(self, in_channels: int, growth_rate: int, layers: int):
+        super().__init__()
+        _check_args("DenseBlock", in_channels=(in_channels, 1), growth_rate=(growth_rate, 1),
+                    layers=(layers, 1))
+        self.layers = nn.ModuleList(
+            ConvBNReLU(in_channels + i * growth_rate, growth_rate, 3, order="bn-relu-conv")
+            for i in range(layers))
+        self.out_channels = in_channels + layers * growth_rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = torch.cat([x, layer(x)], dim=1)    # (N, c, H, W) -> (N, c + growth_rate, H, W)
+        return x
+
+
+class Transition(nn.Sequential):
+    """DenseNet's transition between dense blocks: BN-ReLU-1x1 conv, then a 2x2 average pool.
+
+    The 1x1 convolution sets the number of channels (DenseNet-C halves it),
+    the pool halves the size: (N, in_channels, H, W) -> (N, out_channels, H/2, W/2).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        _check_args("Transition", in_channels=(in_channels, 1), out_channels=(out_channels, 1))
+        super().__init__(ConvBNReLU(in_channels, out_channels, 1, order="bn-relu-conv"),
+                         nn.AvgPool2d(2))
+
+
+class DenseNetSmall(nn.Module):
+    """A small DenseNet (Huang et al. 2017) for 3x32x32 inputs.
+
+    A 3x3 stem convolution to 2 * growth_rate channels, then dense blocks of
+    `layers` layers each, with a Transition that halves the channels
+    (`compression` 0.5, DenseNet-C) and the size between blocks; BN-ReLU, global
+    average pooling and one dense layer. With growth_rate 12 and layers
+    (6, 6, 6): 24 -> 96 -> 48 -> 120 -> 60 -> 132 channels, 22 layers with
+    weights on the longest path, 161,326 parameters, 59,730,216 MACs. Unlike the
+    paper's, the convolutions in the dense layers and transitions keep their biases.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, growth_rate: int = 12,
+                 layers: tuple[int, ...] = (6, 6, 6), compression: float = 0.5):
+        super().__init__()
+        _check_args("DenseNetSmall", in_channels=(in_channels, 1), num_classes=(num_classes, 1),
+                    growth_rate=(growth_rate, 1), layers=(layers, "ints+"),
+                    compression=(compression, "probability"))
+        if compression == 0:
+            raise ValueError("DenseNetSmall: compression must be above 0 (a transition needs "
+                             "at least one output channel), got 0")
+        c = 2 * growth_rate
+        self.stem = nn.Conv2d(in_channels, c, kernel_size=3, padding=1, bias=False)
+        stages: list[nn.Module] = []
+        for i, n in enumerate(layers):
+            block = DenseBlock(c, growth_rate, n)
+            stages.append(block)
+            c = block.out_channels
+            if i < len(layers) - 1:                   # no transition after the last block
+                out = max(1, int(c * compression))
+                stages.append(Transition(c, out))
+                c = out
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                  nn.Flatten(), nn.Linear(c, num_classes))
+
+    @property
+    def depth(self) -> int:
+        """Layers with weights on the longest path: stem, every dense layer, transitions, the dense layer."""
+        return 1 + sum(len(s.layers) if isinstance(s, DenseBlock) else 1 for s in self.stages) + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))

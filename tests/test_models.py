@@ -344,3 +344,270 @@ def test_the_small_vggs_the_chapters_train(in_channels, widths, size):
     model = models.SmallVGG(in_channels, 10, widths).to(memory_format=torch.channels_last).eval()
     assert models.count_parameters(model) == expected
     assert model(torch.zeros(2, in_channels, size, size)).shape == (2, 10)
+
+
+# --------------------------------------------------------------------------- issue 12: blocks of modern CNNs
+
+
+def conv_bn(cin, cout, k):
+    """A bias-free k x k convolution followed by BatchNorm (scale and shift per channel)."""
+    return k * k * cin * cout + 2 * cout
+
+
+def summarize(model, shape):
+    from helpers import summary
+    return summary.summarize(model, shape)
+
+
+@pytest.mark.parametrize("order, expected", [
+    ("conv-relu", 9 * 16 * 32 + 32),                     # 4,640: the conv and its bias
+    ("conv-bn-relu", 9 * 16 * 32 + 2 * 32),              # 4,672: no bias, BN on 32 channels
+    ("conv-relu-bn", 9 * 16 * 32 + 32 + 2 * 32),         # 4,704: the bias is back
+    ("bn-relu-conv", 2 * 16 + 9 * 16 * 32 + 32),         # 4,672: BN on the 16 input channels
+])
+def test_conv_bn_relu_orders_count_and_order_their_layers(order, expected):
+    m = models.ConvBNReLU(16, 32, 3, order=order)
+    assert models.count_parameters(m) == expected
+    names = {nn.Conv2d: "conv", nn.BatchNorm2d: "bn", nn.ReLU: "relu"}
+    assert "-".join(names[type(layer)] for layer in m) == order
+    assert m(torch.zeros(2, 16, 9, 9)).shape == (2, 32, 9, 9)
+    row = summarize(m, (16, 9, 9))[str(order.split("-").index("conv"))]
+    assert (row.type, row.output_shape, row.rf, row.macs) == ("Conv2d", (32, 9, 9), (3, 3),
+                                                              9 * 16 * 32 * 81)
+
+
+def test_conv_bn_relu_stride_and_padding():
+    m = models.ConvBNReLU(3, 8, 5, stride=2)             # padding None -> 2
+    assert m[0].padding == (2, 2) and m(torch.zeros(1, 3, 32, 32)).shape == (1, 8, 16, 16)
+    assert models.ConvBNReLU(3, 8, 3, padding=0)(torch.zeros(1, 3, 32, 32)).shape == (1, 8, 30, 30)
+
+
+def test_vgg_block_counts_shapes_and_summary():
+    plain = models.VGGBlock(3, 32, convs=2)
+    assert models.count_parameters(plain) == conv(3, 32, 3) + conv(32, 32, 3) == 10_144
+    bn = models.VGGBlock(3, 32, convs=2, batch_norm=True)
+    assert models.count_parameters(bn) == conv_bn(3, 32, 3) + conv_bn(32, 32, 3) == 10_208
+    assert models.count_parameters(models.VGGBlock(8, 8, convs=3)) == 3 * conv(8, 8, 3)
+    assert bn(torch.zeros(2, 3, 32, 32)).shape == (2, 32, 16, 16)
+    s = summarize(plain, (3, 32, 32))
+    assert [r.type for r in s.rows] == ["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
+    last = s["2"]
+    assert (last.output_shape, last.params, last.rf, last.jump) == ((32, 16, 16), 0, (6, 6), (2, 2))
+    assert s["1.0"].macs == 9 * 32 * 32 * 32 * 32
+
+
+def test_vgg_small_is_the_small_vgg_the_earlier_chapters_train():
+    assert models.VGGSmall is models.SmallVGG
+    s = summarize(models.VGGSmall(), (3, 32, 32))
+    expected, c = 0, 3
+    for w in (32, 64, 128):
+        expected += conv(c, w, 3) + 2 * w + conv(w, w, 3) + 2 * w
+        c = w
+    assert s.total_params == expected + dense(128, 10) == 289_194
+    # doubling the channels while halving the size keeps a conv's cost (w -> w at s x s)
+    assert s["features.3"].macs == s["features.10"].macs == s["features.17"].macs == \
+        9 * 32 * 32 * 32 * 32
+    assert s.total_macs == 38_634_752
+    assert (s["features.20"].output_shape, s["features.20"].rf) == ((128, 4, 4), (36, 36))
+
+
+def test_nin_block_counts_shapes_and_summary():
+    m = models.NiNBlock(3, 64, 5, padding=2)
+    assert models.count_parameters(m) == conv(3, 64, 5) + 2 * conv(64, 64, 1) == 13_184
+    assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 64, 32, 32)
+    assert models.NiNBlock(3, 96, 11, stride=4)(torch.zeros(1, 3, 224, 224)).shape == (1, 96, 54, 54)
+    s = summarize(m, (3, 32, 32))
+    assert (s["2.0"].output_shape, s["2.0"].macs, s["2.0"].rf) == ((64, 32, 32), 64 * 64 * 1024, (5, 5))
+    bn = models.NiNBlock(3, 64, 5, padding=2, batch_norm=True)
+    assert models.count_parameters(bn) == conv_bn(3, 64, 5) + 2 * conv_bn(64, 64, 1)
+
+
+def test_nin_small_has_no_dense_layer():
+    m = models.NiNSmall()
+    expected = (conv_bn(3, 64, 5) + 2 * conv_bn(64, 64, 1)
+                + conv_bn(64, 128, 3) + 2 * conv_bn(128, 128, 1)
+                + conv_bn(128, 128, 3) + 2 * conv_bn(128, 128, 1)
+                + conv(128, 10, 1))
+    assert models.count_parameters(m) == expected == 302_922
+    assert not any(isinstance(x, nn.Linear) for x in m.modules()) and m.depth == 10
+    s = summarize(m, (3, 32, 32))
+    macs = (75 * 64 + 2 * 64 * 64) * 32 * 32 + (9 * 64 * 128 + 2 * 128 * 128) * 16 * 16 \
+        + (9 * 128 * 128 + 2 * 128 * 128) * 8 * 8 + 128 * 10 * 8 * 8
+    assert s.total_macs == macs == 52_183_040
+    head = s["head.0"]
+    assert (head.output_shape, head.params, head.rf, head.jump) == ((10, 8, 8), 1_290, (20, 20), (4, 4))
+    assert s["head.1"].rf == "all" and m.eval()(torch.zeros(3, 3, 32, 32)).shape == (3, 10)
+    assert models.count_parameters(models.NiNSmall(batch_norm=False)) == (
+        conv(3, 64, 5) + 2 * conv(64, 64, 1) + conv(64, 128, 3) + 2 * conv(128, 128, 1)
+        + conv(128, 128, 3) + 2 * conv(128, 128, 1) + conv(128, 10, 1))
+
+
+def inception_count(cin, c1, c2, c3, c4, bn=False):
+    one = conv_bn if bn else conv
+    return (one(cin, c1, 1) + one(cin, c2[0], 1) + one(c2[0], c2[1], 3)
+            + one(cin, c3[0], 1) + one(c3[0], c3[1], 5) + one(cin, c4, 1))
+
+
+def test_inception_block_is_googlenets_3a():
+    m = models.Inception(192, 64, (96, 128), (16, 32), 32)           # GoogLeNet's inception (3a)
+    assert models.count_parameters(m) == inception_count(192, 64, (96, 128), (16, 32), 32) == 163_696
+    assert m.out_channels == 64 + 128 + 32 + 32 == 256
+    assert m(torch.zeros(2, 192, 28, 28)).shape == (2, 256, 28, 28)
+    s = summarize(m, (192, 28, 28))
+    assert s.output_shape == (256, 28, 28)
+    assert (s["b3.1.0"].output_shape, s["b3.1.0"].rf, s["b3.1.0"].macs) == \
+        ((32, 28, 28), (5, 5), 25 * 16 * 32 * 28 * 28)
+    assert (s["b4.0"].rf, s["b4.1.0"].rf, s["b4.1.0"].params) == ((3, 3), (3, 3), 192 * 32 + 32)
+    bn = models.Inception(64, 32, (48, 64), (8, 16), 16, batch_norm=True)
+    assert models.count_parameters(bn) == inception_count(64, 32, (48, 64), (8, 16), 16, bn=True)
+
+
+def test_inception_concatenates_the_branches_in_order():
+    torch.manual_seed(0)
+    m, x = models.Inception(8, 2, (4, 3), (2, 5), 1).eval(), torch.randn(2, 8, 6, 6)
+    out = m(x)
+    assert torch.equal(out[:, :2], m.b1(x)) and torch.equal(out[:, 2:5], m.b2(x))
+    assert torch.equal(out[:, 5:10], m.b3(x)) and torch.equal(out[:, 10:], m.b4(x))
+
+
+def test_googlenet_small_counts_and_summary():
+    m = models.GoogLeNetSmall()
+    specs = [(64, 32, (48, 64), (8, 16), 16), (128, 64, (64, 96), (16, 48), 32),
+             (240, 96, (48, 104), (8, 24), 32), (256, 80, (56, 112), (12, 32), 32)]
+    expected = conv_bn(3, 64, 3) + sum(inception_count(*s, bn=True) for s in specs) + dense(256, 10)
+    assert models.count_parameters(m) == expected == 347_250
+    assert m.depth == 10
+    s = summarize(m, (3, 32, 32))
+    assert s.total_macs == 49_396_224
+    first = s["blocks.0.b3.1.0"]                                     # the first 5x5, before any merge
+    assert (first.output_shape, first.rf, first.jump) == ((16, 16, 16), (12, 12), (2, 2))
+    assert s["blocks.1.b1.0"].rf is None                             # reads a torch.cat
+    assert s["blocks.4.b2.1.0"].output_shape == (112, 8, 8)
+    assert s["head.2"].output_shape == (10,)
+
+
+def bottleneck_count(cin, mid, cout, projection):
+    return (conv_bn(cin, mid, 1) + conv_bn(mid, mid, 3) + conv_bn(mid, cout, 1)
+            + (conv_bn(cin, cout, 1) if projection else 0))
+
+
+@pytest.mark.parametrize("cin, mid, cout, stride, projection", [
+    (256, 64, 256, 1, False), (64, 64, 256, 1, True), (256, 128, 512, 2, True), (16, 4, 16, 2, True)])
+def test_bottleneck_counts_shapes_and_shortcut(cin, mid, cout, stride, projection):
+    m = models.Bottleneck(cin, mid, cout, stride=stride)
+    assert models.count_parameters(m) == bottleneck_count(cin, mid, cout, projection)
+    assert isinstance(m.shortcut, nn.Identity) != projection
+    assert m(torch.zeros(2, cin, 16, 16)).shape == (2, cout, 16 // stride, 16 // stride)
+
+
+def test_bottleneck_costs_what_a_basic_block_on_a_quarter_of_the_channels_costs():
+    bottleneck = models.Bottleneck(256, 64, 256)
+    basic = models.ResidualBlock(64, 64)
+    assert models.count_parameters(bottleneck) == 256 * 64 + 9 * 64 * 64 + 64 * 256 + 2 * (64 + 64 + 256) == 70_400
+    assert models.count_parameters(basic) == 2 * (9 * 64 * 64 + 2 * 64) == 73_984
+    s = summarize(models.Bottleneck(256, 128, 512, stride=2), (256, 28, 28))
+    assert (s["residual.3"].output_shape, s["residual.3"].rf, s["residual.3"].jump) == \
+        ((128, 14, 14), (3, 3), (2, 2))
+    assert (s["shortcut.0"].rf, s["shortcut.0"].jump, s["shortcut.0"].params) == ((1, 1), (2, 2), 256 * 512)
+    assert s["relu"].rf is None and s.output_shape == (512, 14, 14)   # after the sum
+
+
+def test_bottleneck_adds_the_shortcut_and_plain_has_none():
+    torch.manual_seed(0)
+    m = models.Bottleneck(8, 4, 16, stride=2).eval()
+    nn.init.zeros_(m.residual[7].weight)                 # F(x) = 0: only the shortcut is left
+    x = torch.randn(2, 8, 12, 12)
+    assert torch.equal(m(x), torch.relu(m.shortcut(x)))
+    plain = models.Bottleneck(8, 4, 16, stride=2, shortcut=False)
+    assert plain.shortcut is None
+    assert models.count_parameters(m) - models.count_parameters(plain) == conv_bn(8, 16, 1)
+
+
+def dense_block_count(cin, k, layers):
+    """Per layer: BN on its input (2 per channel), a 3x3 conv to k channels with bias."""
+    return sum(2 * (cin + i * k) + conv(cin + i * k, k, 3) for i in range(layers))
+
+
+def test_dense_block_grows_by_the_growth_rate():
+    m = models.DenseBlock(24, 12, 6)
+    assert m.out_channels == 24 + 6 * 12 == 96
+    assert models.count_parameters(m) == dense_block_count(24, 12, 6) == 35_712
+    assert m(torch.zeros(2, 24, 8, 8)).shape == (2, 96, 8, 8)
+    s = summarize(m, (24, 32, 32))
+    third = s["layers.2.2"]                                          # reads 24 + 2 * 12 channels
+    assert (third.output_shape, third.params, third.macs) == ((12, 32, 32), 9 * 48 * 12 + 12,
+                                                              9 * 48 * 12 * 32 * 32)
+    assert s["layers.0.2"].rf == (3, 3) and s["layers.1.0"].rf is None  # after the first cat
+
+
+def test_dense_block_keeps_its_input_as_the_first_channels():
+    torch.manual_seed(0)
+    m, x = models.DenseBlock(3, 2, 2).eval(), torch.randn(1, 3, 5, 5)
+    out = m(x)
+    assert torch.equal(out[:, :3], x) and torch.equal(out[:, 3:5], m.layers[0](x))
+
+
+def test_transition_counts_and_halves():
+    m = models.Transition(96, 48)
+    assert models.count_parameters(m) == 2 * 96 + conv(96, 48, 1) == 4_848
+    assert m(torch.zeros(2, 96, 32, 32)).shape == (2, 48, 16, 16)
+    s = summarize(m, (96, 32, 32))
+    assert (s["1"].output_shape, s["1"].rf, s["1"].jump) == ((48, 16, 16), (2, 2), (2, 2))
+
+
+def test_densenet_small_counts_and_summary():
+    m = models.DenseNetSmall()
+    expected = (9 * 3 * 24 + dense_block_count(24, 12, 6) + 2 * 96 + conv(96, 48, 1)
+                + dense_block_count(48, 12, 6) + 2 * 120 + conv(120, 60, 1)
+                + dense_block_count(60, 12, 6) + 2 * 132 + dense(132, 10))
+    assert models.count_parameters(m) == expected == 161_326
+    assert m.depth == 22
+    s = summarize(m, (3, 32, 32))
+    assert s.total_macs == 59_730_216
+    assert s["stages.2.layers.5.2"].output_shape == (12, 16, 16)
+    assert s["stages.3.0.2"].output_shape == (60, 16, 16) and s["head.0"].output_shape == (132, 8, 8)
+    assert m.eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    no_compression = models.DenseNetSmall(growth_rate=4, layers=(2, 2), compression=1.0)
+    assert no_compression.stages[1][0][2].out_channels == 8 + 2 * 4
+
+
+def test_resnet_20_macs_by_hand():
+    """Stem, then per stage: 3 blocks of two 3x3 convs (the first strided), plus projections."""
+    macs = 9 * 3 * 16 * 32 * 32 + 6 * 9 * 16 * 16 * 32 * 32              # stem, stage 1
+    macs += (9 * 16 * 32 + 5 * 9 * 32 * 32 + 16 * 32) * 16 * 16          # stage 2 at 16x16
+    macs += (9 * 32 * 64 + 5 * 9 * 64 * 64 + 32 * 64) * 8 * 8            # stage 3 at 8x8
+    macs += 64 * 10                                                      # the dense layer
+    assert summarize(models.ResNetSmall(), (3, 32, 32)).total_macs == macs == 40_813_184
+
+
+def test_small_cifar_networks_stay_small():
+    for build in (models.VGGSmall, models.NiNSmall, models.GoogLeNetSmall, models.ResNetSmall,
+                  models.DenseNetSmall):
+        s = summarize(build(), (3, 32, 32))
+        assert 100_000 < s.total_params < 1_000_000 and s.total_macs < 100_000_000, build
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: models.ConvBNReLU(3, 8, order="bn-conv-relu"), r"ConvBNReLU: order must be one of conv-relu"),
+    (lambda: models.ConvBNReLU(3, 8, kernel_size=0), r"ConvBNReLU: kernel_size must be an int >= 1"),
+    (lambda: models.ConvBNReLU(3, 8, padding=-1), r"ConvBNReLU: padding must be an int >= 0"),
+    (lambda: models.VGGBlock(3, 8, convs=0), r"VGGBlock: convs must be an int >= 1, got 0"),
+    (lambda: models.VGGBlock(3, 8, batch_norm=1), r"VGGBlock: batch_norm must be True or False"),
+    (lambda: models.NiNBlock(3, 8, kernel_size=3, stride=0), r"NiNBlock: stride must be an int >= 1"),
+    (lambda: models.NiNSmall(widths=(64, 128)), r"NiNSmall: widths must be a tuple of 3 ints"),
+    (lambda: models.Inception(64, 32, 48, (8, 16), 16), r"Inception: c2 must be a pair \(reduce, out\)"),
+    (lambda: models.Inception(64, 32, (48, 64), (0, 16), 16), r"Inception: c3 must be"),
+    (lambda: models.Inception(64, 0, (48, 64), (8, 16), 16), r"Inception: c1 must be an int >= 1"),
+    (lambda: models.GoogLeNetSmall(num_classes=0), r"GoogLeNetSmall: num_classes must be an int >= 1"),
+    (lambda: models.Bottleneck(64, 0, 256), r"Bottleneck: mid_channels must be an int >= 1, got 0"),
+    (lambda: models.Bottleneck(64, 16, 64, shortcut="yes"), r"Bottleneck: shortcut must be True or False"),
+    (lambda: models.DenseBlock(24, 12, 0), r"DenseBlock: layers must be an int >= 1, got 0"),
+    (lambda: models.DenseBlock(24, 1.5, 2), r"DenseBlock: growth_rate must be an int >= 1"),
+    (lambda: models.Transition(96, 0), r"Transition: out_channels must be an int >= 1"),
+    (lambda: models.DenseNetSmall(layers=()), r"DenseNetSmall: layers must be a non-empty tuple"),
+    (lambda: models.DenseNetSmall(compression=0), r"DenseNetSmall: compression must be above 0"),
+    (lambda: models.DenseNetSmall(compression=2), r"DenseNetSmall: compression must be a number from 0 to 1"),
+])
+def test_modern_blocks_refuse_nonsense_arguments(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
