@@ -185,3 +185,15 @@ def test_prose_number_check_tells_computed_from_quoted(tmp_path):
     assert computed == {"0.9123"}
     assert quoted == {"82.92": True, "0.8292": False}
     assert missing == {"0.5555", "1000"}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_paragraph_breaks_in_mid_sentence(path):
+    """A blank line between a word and a lowercase word splits one sentence into two paragraphs."""
+    broken = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        for m in re.finditer(r"^(?!#)(.*[a-z,])\n\n([a-z].*)$", cell.source, re.M):
+            broken.append(f"{m.group(1)[-40:]} / {m.group(2)[:40]}")
+    assert not broken, f"{path.name}: paragraphs broken in mid-sentence: {broken}"
