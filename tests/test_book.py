@@ -197,3 +197,10 @@ def test_no_paragraph_breaks_in_mid_sentence(path):
         for m in re.finditer(r"^(?!#)(.*[a-z,])\n\n([a-z].*)$", cell.source, re.M):
             broken.append(f"{m.group(1)[-40:]} / {m.group(2)[:40]}")
     assert not broken, f"{path.name}: paragraphs broken in mid-sentence: {broken}"
+
+
+def test_test_files_have_unique_names():
+    """pytest imports test files without packages by their base name: two alike collide."""
+    root = pathlib.Path(__file__).parent
+    names = [p.name for p in root.rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

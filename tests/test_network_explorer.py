@@ -2,7 +2,7 @@
 
 net_math.js (what the widget runs in the browser) is executed with Node.js on
 the exported weights and compared with the same torch module; the drawing's
-preprocessing is compared with helpers.drawing. tests/browser/test_network_explorer.py
+preprocessing is compared with helpers.drawing. tests/browser/test_network_explorer_page.py
 checks the widget drawn in the built book.
 """
 
