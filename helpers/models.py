@@ -407,6 +407,16 @@ class AlexNetSmall(nn.Module):
         return self.classifier(self.features(x))
 
 
+def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """A residual block's shortcut: the identity if the shape stays, else a strided 1x1 projection + BN."""
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
 class ResidualBlock(nn.Module):
     """ResNet's basic block: relu(F(x) + shortcut(x)), F = conv3x3-BN-ReLU-conv3x3-BN.
 
@@ -430,16 +440,7 @@ class ResidualBlock(nn.Module):
             nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
-        self.shortcut: nn.Module | None
-        if not shortcut:
-            self.shortcut = None
-        elif stride == 1 and in_channels == out_channels:
-            self.shortcut = nn.Identity()
-        else:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels),
-            )
+        self.shortcut = _shortcut(in_channels, out_channels, stride) if shortcut else None
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -722,22 +723,10 @@ class Bottleneck(nn.Module):
             nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=False),
             nn.BatchNorm2d(out_channels),
         )
-        self.shortcut: nn.Module | None
-        if not shortcut:
-            self.shortcut = None
-        elif stride == 1 and in_channels == out_channels:
-            self.shortcut = nn.Identity()
-        else:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels),
-            )
+        self.shortcut = _shortcut(in_channels, out_channels, stride) if shortcut else None
         self.relu = nn.ReLU()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.shortcut is None:
-            return self.relu(self.residual(x))
-        return self.relu(self.residual(x) + self.shortcut(x))   # (N, out_channels, H', W')
+    forward = ResidualBlock.forward                                 # relu(F(x) + shortcut(x))
 
 
 class DenseBlock(nn.Module):
