@@ -35,8 +35,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.lenet_alexnet import load, machine  # noqa: E402
 from helpers import data, models, repro, train  # noqa: E402
 
-RECIPE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-              batch_size=128, augment=True)
+RECIPE = train.CIFAR_RECIPE
 
 
 def build() -> torch.nn.Module:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -93,6 +93,27 @@ class Split:
         rest, held = idx[n:].sort().values, idx[:n].sort().values
         return (dataclasses.replace(self, images=self.images[rest], labels=self.labels[rest]),
                 dataclasses.replace(self, images=self.images[held], labels=self.labels[held]))
+
+    def select(self, classes: Sequence[int]) -> Split:
+        """Only the images of the given classes, relabelled 0, 1, ... in the order given.
+
+        select([5, 9]) keeps classes 5 and 9 and calls them 0 and 1, so that a
+        network with len(classes) outputs can train on the result. Mean and std
+        are kept (they are the whole training set's).
+        """
+        classes = list(classes)
+        if (not classes or any(not isinstance(c, int) or isinstance(c, bool) for c in classes)
+                or len(set(classes)) != len(classes)):
+            raise ValueError(f"classes must be distinct ints, at least one, got {classes!r}")
+        present = set(self.labels.unique().tolist())
+        missing = [c for c in classes if c not in present]
+        if missing:
+            raise ValueError(f"no image has label {missing[0]!r} (labels here: {sorted(present)})")
+        new_label = torch.full((int(self.labels.max()) + 1,), -1, dtype=torch.int64)
+        new_label[torch.tensor(classes)] = torch.arange(len(classes))
+        keep = new_label[self.labels] >= 0
+        return dataclasses.replace(self, images=self.images[keep],
+                                   labels=new_label[self.labels[keep]])
 
     def map_images(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Split:
         """The same split with fn applied to the whole uint8 image tensor (N, C, H, W)."""

@@ -8,7 +8,9 @@ counts what an optimizer would train.
 
 from __future__ import annotations
 
+import functools
 import numbers
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -492,6 +494,31 @@ class ResNetSmall(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
 
+class Frozen(nn.Module):
+    """A trained part of a network that does not train any more: transfer learning's frozen features.
+
+    Freezing takes two things: its parameters get requires_grad=False (no
+    gradient, so the optimizer leaves them alone), and it stays in eval mode
+    even when the network around it is put in train mode, so that its
+    BatchNorm layers keep the running statistics they learned instead of
+    re-estimating them from the new data's batches.
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"Frozen wraps an nn.Module, got {type(module).__name__}")
+        self.module = module.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> Frozen:
+        super().train(mode)
+        self.module.eval()   # whatever the mode of the whole network
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x)
+
+
 # --------------------------------------------------------------------------- blocks of modern CNNs
 # The chapter "Blocks of modern CNNs" builds these, one idea per module, and
 # small CIFAR-10 (3x32x32) networks from them. The blocks take batch_norm=False
@@ -808,3 +835,14 @@ class DenseNetSmall(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))
+
+
+def cifar_networks() -> dict[str, Callable[[], nn.Module]]:
+    """Chapter 10's five small CIFAR-10 networks by name, as builders that take no argument.
+
+    Chapter 11 and benchmarks/cifar_models.py train exactly these: the classes'
+    defaults, and ResNet-20 = ResNetSmall(blocks=3, widths=(16, 32, 64)).
+    """
+    return {"VGG": VGGSmall, "NiN": NiNSmall, "GoogLeNet": GoogLeNetSmall,
+            "ResNet-20": functools.partial(ResNetSmall, blocks=3, widths=(16, 32, 64)),
+            "DenseNet": DenseNetSmall}

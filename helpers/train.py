@@ -135,13 +135,16 @@ class Evaluation:
 
 
 def evaluate(model: nn.Module, data: Split, batch_size: int = 1000,
-             device: torch.device | str | None = None, predictions: bool = False) -> Evaluation:
+             device: torch.device | str | None = None, predictions: bool = False,
+             flip: bool = False) -> Evaluation:
     """Mean cross-entropy and accuracy of `model` on every image of `data`.
 
     The loss is summed per image and divided by the number of images, so a
     smaller last batch counts exactly as much as it should. The model is put
     in eval mode (BatchNorm uses its running statistics) and its previous mode
-    is restored afterwards.
+    is restored afterwards. flip=True averages the logits of each image and
+    its mirror image (left-right), a cheap test-time augmentation for networks
+    trained with random flips; it costs a second forward pass.
     """
     if len(data) == 0:
         raise ValueError("evaluate got an empty split (0 images): there is nothing to measure; "
@@ -154,6 +157,8 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 1000,
     with torch.no_grad():
         for x, y in data.batches(batch_size, device=device):
             logits = model(x)                                       # (B, classes)
+            if flip:
+                logits = (logits + model(x.flip(3))) / 2            # flip the width axis
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
             pred = logits.argmax(dim=1)
             correct += (pred == y).sum().item()
@@ -175,6 +180,30 @@ def make_optimizer(name: str, params, lr: float, momentum: float = 0.9,
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; use 'adam', 'adamw' or 'sgd'")
+
+
+def weight_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                      layer: type[nn.Module] = nn.Conv2d, kernel_size: int | None = 3) -> list[float]:
+    """Norm of d(cross-entropy)/d(weight) of every `layer` in `model` for one batch, input side first.
+
+    One forward and backward pass in train mode (BatchNorm uses the batch's
+    statistics, as in training); the model's gradients are left set. With
+    layer=nn.Conv2d, `kernel_size` keeps only k x k convolutions (3 by
+    default, which leaves out 1x1 projection shortcuts); None keeps all.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    layers = [m for m in model.modules() if isinstance(m, layer)
+              and (kernel_size is None or getattr(m, "kernel_size", None) in (None, (kernel_size,) * 2))]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no {layer.__name__} layer"
+                         + (f" with kernel size {kernel_size}" if kernel_size else ""))
+    was_training = model.training
+    model.train()
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    model.train(was_training)
+    return [m.weight.grad.norm().item() for m in layers]
 
 
 def fit(model: nn.Module, train_data: Split, test_data: Split, *, epochs: int,
@@ -259,6 +288,13 @@ def _check_batch_size(value, name: str) -> None:
 
 
 # fit's keyword defaults, so that fit_or_load(lr=1e-3) and leaving lr out share a key
+# The book's CIFAR-10 recipe for the modern networks (chapters 11 and 12,
+# benchmarks/cifar_resnet.py): SGD with momentum, learning rate 0.1 lowered to
+# zero by a cosine schedule, weight decay 5e-4, batches of 128, random flips
+# and 4-pixel shifts. Chapter 7's small VGG used the same with lr 0.05.
+CIFAR_RECIPE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
+                    schedule="cosine", batch_size=128, augment=True)
+
 _FIT_DEFAULTS = {k: p.default for k, p in inspect.signature(fit).parameters.items()
                  if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
 
@@ -298,21 +334,11 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, te
     naming the path. A saved file that cannot be read raises CachedRunError
     naming it; retrain=True (or deleting the file) trains afresh.
     """
-    _check_name(name)
     fit_kwargs = dict(fit_kwargs)
-    seed = fit_kwargs.get("seed", 0)
     device = fit_kwargs.pop("device", None)
     device = repro.pick_device(device) if device is not None else repro.pick_device()
-    torch.manual_seed(seed)  # the initial weights depend on the seed too
-    model = build()
-    recipe = {**_FIT_DEFAULTS, **fit_kwargs}
-    for k in ("progress", "eval_batch_size"):  # change how it runs, not what it learns
-        recipe.pop(k, None)
-    config = {"name": name, "model": repr(model), "train": fingerprint(train_data),
-              "test": fingerprint(test_data), "fit": recipe}
-    key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    folder = pathlib.Path(directory) if directory is not None else ARTIFACTS
-    path = folder / f"{name}-{key}.pt"
+    model, path = _build_and_locate(name, build, train_data, test_data, directory, fit_kwargs)
+    folder = path.parent
     if path.exists() and not retrain:
         return _load_run(path, model, device, len(train_data))
     _check_writable(folder)  # before training: never train for minutes, then fail to save
@@ -325,6 +351,34 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, te
                       f"it is returned unsaved and will be trained again next time",
                       RuntimeWarning, stacklevel=2)
     return model, history
+
+
+def saved_run_path(name: str, build: Callable[[], nn.Module], train_data: Split,
+                   test_data: Split, *, directory: str | os.PathLike | None = None,
+                   **fit_kwargs) -> pathlib.Path:
+    """Where fit_or_load keeps the run these arguments describe; nothing is trained or read.
+
+    `path.exists()` then says whether fit_or_load would load it (a benchmark
+    can report a long run without starting one by accident).
+    """
+    fit_kwargs = dict(fit_kwargs)
+    fit_kwargs.pop("device", None)
+    return _build_and_locate(name, build, train_data, test_data, directory, fit_kwargs)[1]
+
+
+def _build_and_locate(name, build, train_data, test_data, directory, fit_kwargs):
+    """The seeded model and its file: the key hashes name, architecture, data and recipe."""
+    _check_name(name)
+    torch.manual_seed(fit_kwargs.get("seed", 0))  # the initial weights depend on the seed too
+    model = build()
+    recipe = {**_FIT_DEFAULTS, **fit_kwargs}
+    for k in ("progress", "eval_batch_size"):  # change how it runs, not what it learns
+        recipe.pop(k, None)
+    config = {"name": name, "model": repr(model), "train": fingerprint(train_data),
+              "test": fingerprint(test_data), "fit": recipe}
+    key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    folder = pathlib.Path(directory) if directory is not None else ARTIFACTS
+    return model, folder / f"{name}-{key}.pt"
 
 
 class CachedRunError(ValueError):

@@ -527,3 +527,25 @@ def test_augment_settings_can_turn_the_flip_off():
     assert torch.equal(x, plain)
     with pytest.raises(ValueError, match="augment must be True, False or a dict"):
         next(split.batches(4, augment={"rotate": 10}, generator=g))
+
+
+def labelled_split(labels):
+    images = torch.arange(len(labels), dtype=torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 2, 2)
+    return data.Split(images.clone(), torch.tensor(labels), mean=(0.5,), std=(0.25,))
+
+
+def test_select_keeps_the_classes_asked_for_and_relabels_them_in_that_order():
+    split = labelled_split([0, 5, 9, 5, 3, 9, 0])
+    picked = split.select([9, 5])
+    assert picked.labels.tolist() == [1, 0, 1, 0]              # 9 -> 0 and 5 -> 1: the order given
+    assert picked.images[:, 0, 0, 0].tolist() == [1, 2, 3, 5]  # the kept images, in order
+    assert (picked.mean, picked.std) == (split.mean, split.std)
+
+
+def test_select_refuses_missing_or_repeated_classes():
+    split = labelled_split([0, 1, 2])
+    with pytest.raises(ValueError, match="no image has label 7"):
+        split.select([1, 7])
+    for bad in ([], [1, 1], [1.0], [True]):
+        with pytest.raises(ValueError, match="distinct ints"):
+            split.select(bad)

@@ -611,3 +611,36 @@ def test_small_cifar_networks_stay_small():
 def test_modern_blocks_refuse_nonsense_arguments(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_frozen_features_neither_train_nor_update_their_batch_norm_statistics():
+    torch.manual_seed(0)
+    features = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    net = nn.Sequential(models.Frozen(features), nn.Linear(4, 2))
+    before = {k: v.clone() for k, v in features.state_dict().items()}
+    net.train()
+    assert net.training and net[1].training and not features.training
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(torch.randn(8, 3, 6, 6) * 3 + 1),
+                                    torch.tensor([0, 1] * 4)).backward()
+        opt.step()
+    after = features.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)   # weights and running stats
+    assert all(p.grad is None for p in features.parameters())
+    assert net[1].weight.grad is not None
+    assert sum(p.numel() for p in net.parameters() if p.requires_grad) == 4 * 2 + 2
+    with pytest.raises(TypeError, match="wraps an nn.Module"):
+        models.Frozen(lambda x: x)
+
+
+def test_cifar_networks_are_the_five_small_networks_with_their_parameter_counts():
+    nets = {name: build() for name, build in models.cifar_networks().items()}
+    counts = {name: models.count_parameters(net) for name, net in nets.items()}
+    assert counts == {"VGG": 289_194, "NiN": 302_922, "GoogLeNet": 347_250,
+                      "ResNet-20": 272_474, "DenseNet": 161_326}
+    assert nets["ResNet-20"].depth == 20
+    for net in nets.values():
+        assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

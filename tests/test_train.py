@@ -354,3 +354,73 @@ def test_mean_and_spread_of_seeded_results():
     assert train.mean_and_spread([0.9]) == (0.9, 0.0)
     with pytest.raises(ValueError, match="at least one"):
         train.mean_and_spread([])
+
+
+class LeftRight(nn.Module):
+    """Scores class 0 by the left column's mean and class 1 by the right column's."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return torch.stack([x[:, 0, :, 0].mean(1), x[:, 0, :, -1].mean(1)], dim=1) + self.dummy
+
+
+def test_evaluate_with_flip_averages_each_image_with_its_mirror_image():
+    images = torch.zeros(4, 1, 3, 3, dtype=torch.uint8)
+    images[0, 0, :, 0] = 200                        # bright left: class 0 whichever way
+    images[1, 0, :, 2] = 200                        # bright right: class 1
+    images[2, 0, :, 0], images[2, 0, :, 2] = 90, 30  # left brighter: class 0, flipped class 1
+    images[3, 0, :, 2] = 90                         # right only: class 1, flipped class 0
+    split = data.Split(images, torch.tensor([0, 1, 0, 1]), mean=(0.0,), std=(1 / 255,))
+    model = LeftRight()
+    plain = train.evaluate(model, split)
+    flipped = train.evaluate(model, split, flip=True)
+    assert plain.accuracy == 1.0
+    # averaged with its mirror image, every image scores (left + right) / 2 for both classes:
+    # a tie, which argmax breaks towards class 0, so only the two class-0 images count as right
+    assert flipped.correct == 2
+    x = split.normalize(images)
+    expected = F.cross_entropy((model(x) + model(x.flip(3))) / 2, split.labels)
+    assert flipped.loss == pytest.approx(expected.item(), rel=1e-6)
+    assert flipped.loss == pytest.approx(torch.log(torch.tensor(2.0)).item(), rel=1e-6)
+
+
+def test_weight_grad_norms_match_autograd_layer_by_layer():
+    torch.manual_seed(0)
+    net = models.ResNetSmall(blocks=2, widths=(4, 8), num_classes=3)
+    net.eval()
+    x, y = torch.randn(6, 3, 16, 16), torch.tensor([0, 1, 2, 0, 1, 2])
+    norms = train.weight_grad_norms(net, x, y)
+    assert not net.training                          # its mode is restored
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert len(norms) == len(convs) == 1 + 2 * 2 * 2   # stem + two per block, 1x1 projection left out
+    net.train()
+    net.zero_grad()
+    F.cross_entropy(net(x), y).backward()
+    assert norms == pytest.approx([c.weight.grad.norm().item() for c in convs])
+    every_conv = train.weight_grad_norms(net, x, y, kernel_size=None)
+    assert len(every_conv) == len(convs) + 1         # the projection shortcut's 1x1
+    assert len(train.weight_grad_norms(net, x, y, layer=nn.Linear)) == 1
+    with pytest.raises(ValueError, match="no Conv2d layer with kernel size 5"):
+        train.weight_grad_norms(net, x, y, kernel_size=5)
+
+
+def test_the_cifar_recipe_is_a_valid_fit_recipe():
+    assert train.CIFAR_RECIPE["schedule"] == "cosine" and train.CIFAR_RECIPE["augment"] is True
+    split = tiny_task(16)
+    history = train.fit(models.LeNet(), split, split, epochs=1, **dict(train.CIFAR_RECIPE, batch_size=8))
+    assert len(history.epochs) == 1 and history.config["lr"] == train.CIFAR_RECIPE["lr"]
+
+
+def test_saved_run_path_is_where_fit_or_load_saves(tmp_path):
+    split = tiny_task(16)
+    args = dict(epochs=1, batch_size=8, seed=3)
+    path = train.saved_run_path("tiny", models.LeNet, split, split, directory=tmp_path, **args)
+    assert not path.exists()
+    train.fit_or_load("tiny", models.LeNet, split, split, directory=tmp_path, **args)
+    assert path.exists() and list(tmp_path.glob("tiny-*.pt")) == [path]
+    other = train.saved_run_path("tiny", models.LeNet, split, split, directory=tmp_path,
+                                 **dict(args, seed=4))
+    assert other != path and not other.exists()
