@@ -18,7 +18,11 @@ from tools import notebooks
 matplotlib.use("Agg")
 
 FULL = {"06_mnist.ipynb": ("load_mnist", (1, 28, 28), 60_000, 10_000, data.MNIST_CLASSES),
-        "07_cifar10.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000, data.CIFAR10_CLASSES)}
+        "07_cifar10.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000, data.CIFAR10_CLASSES),
+        "11_training_modern.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
+                                     data.CIFAR10_CLASSES),
+        "12_residuals_transfer.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
+                                        data.CIFAR10_CLASSES)}
 
 
 def full_size(shape, n_train, n_test, classes):
@@ -35,7 +39,11 @@ def full_size(shape, n_train, n_test, classes):
 
 @pytest.fixture(scope="module")
 def datasets():
-    return {name: full_size(*spec[1:]) for name, spec in FULL.items()}
+    made = {}   # chapters that load the same dataset share one stand-in
+    for spec in FULL.values():
+        if spec[1:] not in made:
+            made[spec[1:]] = full_size(*spec[1:])
+    return {name: made[spec[1:]] for name, spec in FULL.items()}
 
 
 @pytest.mark.parametrize("fast", ["1", "0"])
