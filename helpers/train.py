@@ -287,7 +287,6 @@ def _check_batch_size(value, name: str) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-# fit's keyword defaults, so that fit_or_load(lr=1e-3) and leaving lr out share a key
 # The book's CIFAR-10 recipe for the modern networks (chapters 11 and 12,
 # benchmarks/cifar_resnet.py): SGD with momentum, learning rate 0.1 lowered to
 # zero by a cosine schedule, weight decay 5e-4, batches of 128, random flips
@@ -295,6 +294,7 @@ def _check_batch_size(value, name: str) -> None:
 CIFAR_RECIPE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
                     schedule="cosine", batch_size=128, augment=True)
 
+# fit's keyword defaults, so that fit_or_load(lr=1e-3) and leaving lr out share a key
 _FIT_DEFAULTS = {k: p.default for k, p in inspect.signature(fit).parameters.items()
                  if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
 

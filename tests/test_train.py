@@ -369,10 +369,10 @@ class LeftRight(nn.Module):
 
 def test_evaluate_with_flip_averages_each_image_with_its_mirror_image():
     images = torch.zeros(4, 1, 3, 3, dtype=torch.uint8)
-    images[0, 0, :, 0] = 200                        # bright left: class 0 whichever way
-    images[1, 0, :, 2] = 200                        # bright right: class 1
-    images[2, 0, :, 0], images[2, 0, :, 2] = 90, 30  # left brighter: class 0, flipped class 1
-    images[3, 0, :, 2] = 90                         # right only: class 1, flipped class 0
+    images[0, 0, :, 0] = 200                        # bright left: class 0, mirrored class 1
+    images[1, 0, :, 2] = 200                        # bright right: class 1, mirrored class 0
+    images[2, 0, :, 0], images[2, 0, :, 2] = 90, 30  # left brighter: class 0, mirrored class 1
+    images[3, 0, :, 2] = 90                         # right only: class 1, mirrored class 0
     split = data.Split(images, torch.tensor([0, 1, 0, 1]), mean=(0.0,), std=(1 / 255,))
     model = LeftRight()
     plain = train.evaluate(model, split)
