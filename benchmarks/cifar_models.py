@@ -1,7 +1,7 @@
 """Benchmark, not a test: CIFAR-10 accuracy against training time for the book's modern networks.
 
 Trains chapter 10's five networks (`models.cifar_networks()`) with the book's
-CIFAR-10 recipe (`train.CIFAR_RECIPE`) for --epochs on chapter 7's protocol:
+CIFAR-10 recipe (`train.CIFAR`) for --epochs on chapter 7's protocol:
 a tenth of the training set held out (seed 0) for validation, the test set
 measured once per network. The runs are chapter 11's (same fit_or_load
 names and arguments), so a run either made first is loaded by the other.
@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.lenet_alexnet import machine  # noqa: E402
-from helpers import data, models, repro, summary, train  # noqa: E402
+from helpers import data, models, repro, runs, summary, train  # noqa: E402
 
 AIRBENCH94 = {"accuracy": 0.94, "seconds": 3.83, "device": "one NVIDIA A100"}  # quoted
 
@@ -64,20 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.fresh:
             torch.manual_seed(0)
             net = channels_last(nets[name])()
-            history = train.fit(net, train_split, val_split, epochs=args.epochs, seed=0,
-                                device=device, **train.CIFAR_RECIPE)
+            history = train.fit(net, train_split, val_split, train.CIFAR, epochs=args.epochs,
+                                seed=0, device=device)
         else:
-            net, history = train.fit_or_load(f"ch11-{slug}", channels_last(nets[name]),
-                                             train_split, val_split, epochs=args.epochs, seed=0,
-                                             device=device, **train.CIFAR_RECIPE)
+            net, history = runs.fit_or_load(f"ch11-{slug}", channels_last(nets[name]),
+                                            train_split, val_split, train.CIFAR,
+                                            epochs=args.epochs, seed=0, device=device)
         macs = summary.summarize(nets[name](), (3, 32, 32)).total_macs
         rows.append((name, args.epochs, history, train.evaluate(net, cifar.test).accuracy, macs))
     long_build = channels_last(nets["ResNet-20"])
-    long_path = train.saved_run_path("cifar-resnet20", long_build, train_split, val_split,
-                                     epochs=40, seed=0, **train.CIFAR_RECIPE)
+    long_path = runs.locate("cifar-resnet20", long_build, train_split, val_split, train.CIFAR,
+                            epochs=40, seed=0)
     if long_path.exists() and not args.fresh:
-        net, history = train.fit_or_load("cifar-resnet20", long_build, train_split, val_split,
-                                         epochs=40, seed=0, device=device, **train.CIFAR_RECIPE)
+        net, history = runs.fit_or_load("cifar-resnet20", long_build, train_split, val_split,
+                                        train.CIFAR, epochs=40, seed=0, device=device)
         rows.append(("ResNet-20", 40, history, train.evaluate(net, cifar.test).accuracy,
                      summary.summarize(nets["ResNet-20"](), (3, 32, 32)).total_macs))
     else:
@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{'test':>7s} {'train s':>8s} {'images/s':>9s}  saved or trained")
     for name, epochs, h, test, macs in rows:
         rate = len(train_split) * epochs / h.train_seconds
-        print(f"{name:10s} {macs / 1e6:6.1f} {epochs:6d} {h.device:>6s} {h.final.test_accuracy:7.4f} "
+        print(f"{name:10s} {macs / 1e6:6.1f} {epochs:6d} {h.device:>6s} {h.final.eval_accuracy:7.4f} "
               f"{test:7.4f} {h.train_seconds:8.0f} {rate:9.0f}  "
-              f"{'loaded from artifacts/' if h.loaded else 'trained now'}")
+              f"{h.origin}")
     a = AIRBENCH94
     print(f"\nfor scale, published (not run here): airbench94 reaches {a['accuracy']:.0%} test "
           f"accuracy in {a['seconds']} s of training on {a['device']}")

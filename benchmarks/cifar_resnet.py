@@ -33,9 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.lenet_alexnet import load, machine  # noqa: E402
-from helpers import data, models, repro, train  # noqa: E402
+from helpers import data, models, repro, runs, train  # noqa: E402
 
-RECIPE = train.CIFAR_RECIPE
+RECIPE = train.CIFAR
 
 
 def build() -> torch.nn.Module:
@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     before = load()
     start = time.perf_counter()
     if full:   # saved for a chapter that makes the same call
-        model, history = train.fit_or_load("cifar-resnet20", build, train_split, val_split,
-                                           epochs=args.epochs, seed=0, device=device,
-                                           retrain=True, **RECIPE)
+        model, history = runs.fit_or_load("cifar-resnet20", build, train_split, val_split,
+                                          RECIPE, epochs=args.epochs, seed=0, device=device,
+                                          retrain=True)
     else:
         torch.manual_seed(0)
         model = build()
-        history = train.fit(model, train_split, val_split, epochs=args.epochs, seed=0,
-                            device=device, **RECIPE)
+        history = train.fit(model, train_split, val_split, RECIPE, epochs=args.epochs, seed=0,
+                            device=device)
     wall = time.perf_counter() - start
     after = load()
     test = train.evaluate(model, cifar.test)
@@ -82,14 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     for e in history.epochs:
         elapsed += e.train_seconds
         print(f"  epoch {e.epoch:3d}  train loss {e.train_loss:.4f}  validation accuracy "
-              f"{e.test_accuracy:.4f}  training time so far {elapsed:7.1f} s")
+              f"{e.eval_accuracy:.4f}  training time so far {elapsed:7.1f} s")
     print(f"test accuracy {test.accuracy:.4f} after {history.train_seconds:.1f} s of training "
           f"({wall:.1f} s with the validation passes), {len(train_split) * args.epochs / history.train_seconds:,.0f} "
           f"training images/s")
     print(f"load average (1, 5, 15 min): before {before}, after {after}")
     if args.json:
         args.json.write_text(json.dumps({
-            "machine": info, "recipe": RECIPE, "epochs": args.epochs,
+            "machine": info, "recipe": RECIPE.as_dict(), "epochs": args.epochs,
             "train_images": len(train_split), "test_accuracy": test.accuracy,
             "train_seconds": history.train_seconds, "wall_seconds": wall,
             "history": history.to_dict(), "load_before": before, "load_after": after}, indent=1))

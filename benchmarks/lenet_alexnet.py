@@ -97,8 +97,8 @@ def run(name: str, build, fashion: data.Dataset, epochs: int, device: torch.devi
     speeds = history.column("images_per_s")
     steady = speeds[1:] or speeds
     return {"model": name, "parameters": table.total_params, "macs": table.total_macs,
-            "test_accuracy": history.final.test_accuracy,
-            "best_test_accuracy": max(history.column("test_accuracy")),
+            "test_accuracy": history.final.eval_accuracy,
+            "best_test_accuracy": max(history.column("eval_accuracy")),
             "images_per_s": sum(steady) / len(steady), "train_s": history.train_seconds,
             "wall_s": wall,
             "epochs": history.to_dict()["epochs"]}

@@ -103,7 +103,7 @@ def show_matrix(M, ax=None, title: str | None = None, fmt: str = "{:g}", cmap: s
 
 
 def learning_curves(histories, metric: str = "accuracy", ax=None, test_only: bool = False,
-                    eval_name: str = "test"):
+                    eval_name: str = "val"):
     """Plot train (dashed) and evaluation (solid) `metric` per epoch for one History or a dict.
 
     metric is 'accuracy' or 'loss'; `histories` is a helpers.train.History or
@@ -120,7 +120,7 @@ def learning_curves(histories, metric: str = "accuracy", ax=None, test_only: boo
         color = f"C{i}"
         epochs = h.column("epoch")
         name = f"{label} " if label else ""
-        ax.plot(epochs, h.column(f"test_{metric}"), "-o", color=color, ms=3,
+        ax.plot(epochs, h.column(f"eval_{metric}"), "-o", color=color, ms=3,
                 label=f"{name}{eval_name}")
         if not test_only:
             ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{name}train")

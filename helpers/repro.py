@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 import helpers
+from helpers import checks
 
 FAST_ENV = "CNN_BOOK_FAST"
 DEVICE_ENV = "CNN_BOOK_DEVICE"
@@ -22,8 +23,7 @@ _FALSE = {"", "0", "false", "no", "off"}
 
 def seed_everything(seed: int) -> int:
     """Seed Python's, NumPy's and PyTorch's (CPU and CUDA) generators; returns the seed."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = checks.as_int(seed, "seed", low=0, high=2**32 - 1)  # NumPy's generator takes 32 bits
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -66,15 +66,23 @@ def pick_device(prefer: str | None = None) -> torch.device:
     """
     if isinstance(prefer, torch.device):
         prefer = str(prefer)
-    wanted = prefer or os.environ.get(DEVICE_ENV) or None
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(f"device must be a str such as 'cpu' or 'cuda:0', or a torch.device, "
+                        f"got {prefer!r}")
+    from_env = not prefer and bool(os.environ.get(DEVICE_ENV, "").strip())
+    wanted = prefer or os.environ.get(DEVICE_ENV, "").strip() or None
+    where = f" (from the environment variable {DEVICE_ENV})" if from_env else ""
     available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
     if wanted is not None:
         kind = wanted.split(":")[0]
         if kind not in available:
-            raise ValueError(f"unknown device {wanted!r}; use one of cuda, mps, cpu")
+            raise ValueError(f"unknown device {wanted!r}{where}; use one of cuda, mps, cpu")
         if not available[kind]:
-            raise ValueError(f"device {wanted!r} was asked for but is not available here")
-        return torch.device(wanted)
+            raise ValueError(f"device {wanted!r} was asked for{where} but is not available here")
+        try:
+            return torch.device(wanted)
+        except RuntimeError as exc:
+            raise ValueError(f"device {wanted!r}{where} is not a device name: {exc}") from None
     for kind in ("cuda", "mps"):
         if available[kind]:
             return torch.device(kind)

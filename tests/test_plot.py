@@ -28,8 +28,8 @@ def test_misclassified_shows_the_most_confident_mistakes_first():
 
 
 def test_learning_curves_label_the_evaluation_split():
-    h = train.History([train.Epoch(1, 1.0, 0.5, 1.1, 0.4, 100.0, 1.0, 0.9),
-                       train.Epoch(2, 0.8, 0.6, 0.9, 0.5, 100.0, 1.0, 0.9)], "cpu", {})
-    ax = plot.learning_curves({"net": h}, eval_name="val")
+    h = train.History([train.Epoch(1, 1.0, 0.5, 1.1, 0.4, 100, 0.9, 1.0),
+                       train.Epoch(2, 0.8, 0.6, 0.9, 0.5, 100, 0.9, 1.0)], train.Recipe(), "cpu", 1)
+    ax = plot.learning_curves({"net": h})
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["net val", "net train"]
     plt.close("all")

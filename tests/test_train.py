@@ -1,4 +1,4 @@
-"""helpers.train: evaluate's counting, fit's learning and reproducibility, load-or-train."""
+"""helpers.train: evaluate's counting, the Recipe, fit's learning and reproducibility."""
 
 import pytest
 import torch
@@ -69,8 +69,8 @@ def test_fit_overfits_a_tiny_batch():
     history = train.fit(model, split, split, epochs=60, lr=3e-3, batch_size=32, device="cpu",
                         progress=False)
     assert history.epochs[0].train_loss > 2.0
-    assert history.final.test_loss < 0.05
-    assert history.final.test_accuracy == 1.0
+    assert history.final.eval_loss < 0.05
+    assert history.final.eval_accuracy == 1.0
     assert len(history.epochs) == 60 and history.device == "cpu"
 
 
@@ -79,13 +79,13 @@ def run(seed, data_seed=0):
     torch.manual_seed(seed)
     model = models.SeedsMNISTNet()
     return train.fit(model, split, split, epochs=2, batch_size=16, seed=seed, device="cpu",
-                     augment=False, progress=False)
+                     progress=False)
 
 
 def test_seeded_runs_reproduce_the_same_loss_exactly():
     a, b, c = run(0), run(0), run(1)
     assert a.column("train_loss") == b.column("train_loss")
-    assert a.column("test_loss") == b.column("test_loss")
+    assert a.column("eval_loss") == b.column("eval_loss")
     assert a.column("train_loss") != c.column("train_loss")
 
 
@@ -97,43 +97,10 @@ def test_fit_refuses_bad_arguments():
         train.fit(models.LeNet(), split, split, epochs=1, optimizer="rmsprop", device="cpu")
 
 
-def test_fit_or_load_trains_once_then_loads(tmp_path, monkeypatch):
-    split = tiny_task(40)
-    kwargs = dict(directory=tmp_path, epochs=2, batch_size=16, device="cpu", progress=False)
-    model, first = train.fit_or_load("lenet", models.LeNet, split, split, **kwargs)
-    assert not first.loaded and len(list(tmp_path.glob("lenet-*.pt"))) == 1
-
-    def no_training(*args, **kw):
-        raise AssertionError("fit_or_load trained although a saved run exists")
-    monkeypatch.setattr(train, "fit", no_training)
-    again, second = train.fit_or_load("lenet", models.LeNet, split, split, **kwargs)
-    assert second.loaded and second.epochs == first.epochs
-    for (k, v), w in zip(model.state_dict().items(), again.state_dict().values()):
-        assert torch.equal(v, w), k
-    x = split.normalize(split.images)
-    model.eval(), again.eval()
-    assert torch.equal(model(x), again(x))
-
-
-def test_fit_or_load_retrains_when_the_config_changes(tmp_path):
-    split = tiny_task(40)
-    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
-    train.fit_or_load("m", models.LeNet, split, split, **kwargs)
-    _, h = train.fit_or_load("m", models.LeNet, split, split, **{**kwargs, "lr": 1e-2})
-    assert not h.loaded
-    _, h = train.fit_or_load("m", models.LeNet, tiny_task(40, seed=1), split, **kwargs)
-    assert not h.loaded
-    _, h = train.fit_or_load("m", lambda: models.LeNet(batch_norm=True), split, split, **kwargs)
-    assert not h.loaded
-    _, h = train.fit_or_load("m", models.LeNet, split, split, **kwargs)
-    assert h.loaded
-    assert len(list(tmp_path.glob("m-*.pt"))) == 4
-
-
 def test_history_round_trips_and_prints_a_table():
     h = run(0)
     again = train.History.from_dict(h.to_dict())
-    assert again.epochs == h.epochs and again.config == h.config
+    assert again.epochs == h.epochs and again.recipe == h.recipe
     lines = h.table().splitlines()
     assert len(lines) == 3 and lines[0].split()[:3] == ["epoch", "train", "loss"]
 
@@ -147,17 +114,6 @@ def test_training_time_leaves_out_the_evaluation():
     assert h.seconds == pytest.approx(sum(e.seconds for e in h.epochs))
     assert h.seconds > h.train_seconds
     assert h.table().splitlines()[0].split()[-4:] == ["train", "s", "epoch", "s"]
-
-
-def test_a_history_saved_before_train_seconds_recovers_it_from_the_throughput():
-    h = run(0)
-    old = h.to_dict()
-    for e in old["epochs"]:
-        del e["train_seconds"]
-    with pytest.raises(ValueError, match="train_images"):
-        train.History.from_dict(old)
-    again = train.History.from_dict(old, train_images=64)
-    assert again.column("train_seconds") == pytest.approx(h.column("train_seconds"))
 
 
 def test_confusion_matrix_counts():
@@ -178,127 +134,16 @@ def test_progress_bar_rules(monkeypatch, capsys):
     assert not train.progress_enabled()           # pytest captures stderr: not a terminal
     run(0)
     assert capsys.readouterr() == ("", "")        # a quiet fit prints nothing
-    bar = train.ProgressBar(3, enabled=True)
-    for _ in range(3):
-        bar.step("working")
-    bar.close()
-    assert "3/3  working" in capsys.readouterr().err
-
-
-def test_fit_or_load_key_ignores_how_defaults_are_spelled(tmp_path):
-    split = tiny_task(40)
-    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
-    train.fit_or_load("m", models.LeNet, split, split, **kwargs)
-    _, h = train.fit_or_load("m", models.LeNet, split, split, lr=1e-3, optimizer="adam", **kwargs)
-    assert h.loaded
-
-
-# --------------------------------------------------------------------------- issue 13: never lose a run
-
-
-def never_train(monkeypatch):
-    def no_training(*args, **kw):
-        raise AssertionError("fit_or_load trained although it should have refused first")
-    monkeypatch.setattr(train, "fit", no_training)
-
-
-def test_fit_or_load_checks_the_directory_before_training(tmp_path, monkeypatch):
-    split = tiny_task(16)
-    never_train(monkeypatch)
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the folder should be")
-    with pytest.raises(OSError, match=r"cannot save trained models in .*not-a-folder.*nothing was trained"):
-        train.fit_or_load("m", models.LeNet, split, split, directory=blocker / "runs", epochs=1,
-                          device="cpu")
-
-    def refuse(*args, **kwargs):  # what a read-only folder answers (root would not see it)
-        raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(train.tempfile, "mkstemp", refuse)
-    with pytest.raises(PermissionError, match=r"cannot save trained models in .*ro.*Permission denied"):
-        train.fit_or_load("m", models.LeNet, split, split, directory=tmp_path / "ro", epochs=1,
-                          device="cpu")
-
-
-def test_fit_or_load_returns_the_model_when_saving_fails(tmp_path, monkeypatch):
-    split = tiny_task(16)
-
-    def full_disk(obj, f, *args, **kwargs):
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(torch, "save", full_disk)
-    with pytest.warns(RuntimeWarning, match=r"could not save the trained model to .*m-\w+\.pt"):
-        model, history = train.fit_or_load("m", models.LeNet, split, split, directory=tmp_path,
-                                           epochs=1, batch_size=16, device="cpu", progress=False)
-    assert isinstance(model, models.LeNet) and len(history.epochs) == 1 and not history.loaded
-    assert list(tmp_path.iterdir()) == []  # no half-written or temporary file left behind
-
-
-def saved_run(tmp_path):
-    split = tiny_task(16)
-    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
-    train.fit_or_load("m", models.LeNet, split, split, **kwargs)
-    (path,) = tmp_path.glob("m-*.pt")
-    return path, lambda **extra: train.fit_or_load("m", models.LeNet, split, split, **kwargs, **extra)
-
-
-@pytest.mark.parametrize("damage", ["truncated", "empty", "random bytes", "text", "bad history",
-                                    "not a run"])
-def test_a_damaged_saved_run_names_the_file_and_how_to_retrain(tmp_path, damage):
-    path, again = saved_run(tmp_path)
-    good = path.read_bytes()
-    if damage == "truncated":
-        path.write_bytes(good[: len(good) // 2])
-    elif damage == "empty":
-        path.write_bytes(b"")
-    elif damage == "random bytes":
-        path.write_bytes(torch.randint(0, 256, (4000,), generator=torch.Generator().manual_seed(0),
-                                       dtype=torch.uint8).numpy().tobytes())
-    elif damage == "text":
-        path.write_text("edited by hand\n")
-    elif damage == "bad history":
-        saved = torch.load(path, weights_only=True)
-        torch.save({"model": saved["model"], "history": "{not json"}, path)
-    else:
-        torch.save([1, 2, 3], path)
-    with pytest.raises(train.CachedRunError) as info:
-        again()
-    message = str(info.value)
-    assert str(path) in message and "retrain=True" in message and "delete" in message
-    assert "weights_only" not in message
-    assert info.value.__cause__ is None and info.value.__suppress_context__  # no torch advice below it
-    model, history = again(retrain=True)  # the way out the message names
-    assert not history.loaded and again()[1].loaded
-
-
-def test_two_writers_use_different_temporary_files(tmp_path, monkeypatch):
-    split = tiny_task(16)
-    real_save, targets = torch.save, []
-
-    def recording_save(obj, f, *args, **kwargs):
-        targets.append(str(f))
-        return real_save(obj, f, *args, **kwargs)
-    monkeypatch.setattr(torch, "save", recording_save)
-    kwargs = dict(directory=tmp_path, epochs=1, batch_size=16, device="cpu", progress=False)
-    for _ in range(2):  # the same model twice, as two notebooks running at once would
-        train.fit_or_load("m", models.LeNet, split, split, retrain=True, **kwargs)
-    assert len(targets) == 2 and targets[0] != targets[1]
-    assert not targets[0].endswith(".pt") and [p.suffix for p in tmp_path.iterdir()] == [".pt"]
-
-
-@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", "", "/tmp/x", "a\\b", 3])
-def test_fit_or_load_refuses_names_that_are_not_plain_stems(tmp_path, monkeypatch, name):
-    split = tiny_task(8)
-    never_train(monkeypatch)
-    with pytest.raises(ValueError, match="plain file name stem"):
-        train.fit_or_load(name, models.LeNet, split, split, directory=tmp_path / "d", epochs=1,
-                          device="cpu")
-    assert not (tmp_path / "d").exists() and not (tmp_path / "x-").exists()
+    monkeypatch.setenv(train.PROGRESS_ENV, "1")
+    train.fit(models.LeNet(), tiny_task(32), tiny_task(32), epochs=2, batch_size=16)
+    assert "4/4" in capsys.readouterr().err       # tqdm's text bar: 2 epochs of 2 batches
 
 
 def test_training_stops_at_the_first_non_finite_loss():
     split = tiny_task(48)
     torch.manual_seed(0)
     with pytest.raises(train.TrainingDiverged, match=r"at epoch 1, batch 2 of 3") as info:
-        train.fit(models.LeNet(), split, split, epochs=3, lr=float("inf"), optimizer="sgd",
+        train.fit(models.LeNet(), split, split, epochs=3, lr=1e30, optimizer="sgd",
                   batch_size=16, shuffle=False, device="cpu", progress=False)
     assert "learning rate" in str(info.value)
     broken = models.LeNet()
@@ -309,10 +154,10 @@ def test_training_stops_at_the_first_non_finite_loss():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(batch_size=0), "batch_size must be a positive int, got 0"),
-    (dict(batch_size=2.5), "batch_size must be a positive int"),
-    (dict(eval_batch_size=0), "eval_batch_size must be a positive int"),
-    (dict(epochs=True), "epochs must be a positive int, got True"),
+    (dict(batch_size=0), "batch_size must be >= 1, got 0"),
+    (dict(batch_size=2.5), "batch_size must be an int"),
+    (dict(eval_batch_size=0), "eval_batch_size must be >= 1"),
+    (dict(epochs=True), "epochs must be an int, got True"),
 ])
 def test_fit_refuses_bad_sizes_before_training(kwargs, message):
     split = tiny_task(8)
@@ -333,8 +178,7 @@ def test_fit_asks_pick_device_for_an_unavailable_device(monkeypatch):
     split = tiny_task(8)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for call in (lambda: train.fit(models.LeNet(), split, split, epochs=1, device="cuda"),
-                 lambda: train.fit(models.LeNet(), split, split, epochs=1, device=torch.device("cuda")),
-                 lambda: train.fit_or_load("m", models.LeNet, split, split, epochs=1, device="cuda")):
+                 lambda: train.fit(models.LeNet(), split, split, epochs=1, device=torch.device("cuda"))):
         with pytest.raises(ValueError, match="device 'cuda' was asked for but is not available here"):
             call()
 
@@ -407,20 +251,110 @@ def test_weight_grad_norms_match_autograd_layer_by_layer():
         train.weight_grad_norms(net, x, y, kernel_size=5)
 
 
-def test_the_cifar_recipe_is_a_valid_fit_recipe():
-    assert train.CIFAR_RECIPE["schedule"] == "cosine" and train.CIFAR_RECIPE["augment"] is True
-    split = tiny_task(16)
-    history = train.fit(models.LeNet(), split, split, epochs=1, **dict(train.CIFAR_RECIPE, batch_size=8))
-    assert len(history.epochs) == 1 and history.config["lr"] == train.CIFAR_RECIPE["lr"]
 
 
-def test_saved_run_path_is_where_fit_or_load_saves(tmp_path):
+# --------------------------------------------------------------------------- the recipe
+
+
+def test_a_recipe_holds_plain_numbers_however_they_were_written():
+    import numpy as np
+    r = train.Recipe(lr=np.float32(1e-3), momentum=torch.tensor(0.9), weight_decay=0,
+                     epochs=np.int64(3), seed=torch.tensor(7))
+    assert r == train.Recipe(lr=1e-3, momentum=0.9, weight_decay=0.0, epochs=3, seed=7)
+    assert type(r.lr) is float and r.lr == 0.001 and type(r.epochs) is int
+    assert train.Recipe(weight_decay=-0.0).as_dict() == train.Recipe(weight_decay=0).as_dict()
+    assert train.CIFAR.replace(epochs=2).epochs == 2 and train.CIFAR.epochs == 1
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(seed=2**64), "seed must be between 0 and 18446744073709551615"),
+    (dict(seed=-1), "seed must be between"),
+    (dict(lr=float("nan")), "lr must be a finite number"),
+    (dict(lr="0.1"), "lr must be a number"),
+    (dict(optimizer="rmsprop"), "optimizer must be one of 'adam', 'adamw', 'sgd'"),
+    (dict(schedule="step"), "schedule must be one of"),
+    (dict(flip=1), "flip must be True or False"),
+    (dict(shift=-1), "shift must be >= 0"),
+])
+def test_a_recipe_refuses_bad_values_by_name(changes, message):
+    with pytest.raises(ValueError, match=message):
+        train.Recipe(**changes)
+
+
+def test_a_misspelt_field_is_refused_before_training():
+    with pytest.raises(TypeError, match="no field 'epoch'.*epochs, lr"):
+        train.fit(models.LeNet(), tiny_task(8), tiny_task(8), epoch=1)
+    with pytest.raises(TypeError, match="recipe must be a train.Recipe"):
+        train.fit(models.LeNet(), tiny_task(8), tiny_task(8), {"epochs": 1})
+
+
+def test_fit_names_what_it_got_instead_of_a_split_or_a_model():
+    split = tiny_task(8)
+    ds = data.Dataset("tiny", split, split, tuple("0123456789"), "made here")
+    with pytest.raises(TypeError, match="train_data must be a helpers.data.Split.*dataset.train"):
+        train.fit(models.LeNet(), ds, split, epochs=1)
+    with pytest.raises(TypeError, match="model must be a torch nn.Module, got type"):
+        train.fit(models.LeNet, split, split, epochs=1)
+    with pytest.raises(TypeError, match="device must be a str"):
+        train.fit(models.LeNet(), split, split, epochs=1, device=1)
+
+
+def test_a_bad_device_variable_is_named(monkeypatch):
+    from helpers import repro
+    monkeypatch.setenv(repro.DEVICE_ENV, "gpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu' .from the environment variable CNN_BOOK_DEVICE"):
+        train.fit(models.LeNet(), tiny_task(8), tiny_task(8), epochs=1)
+
+
+def test_a_last_batch_of_one_image_with_batchnorm_is_refused_before_training():
+    split = tiny_task(17)
+    with pytest.raises(ValueError, match="last batch of one image.*take\\(16\\)"):
+        train.fit(models.LeNet(batch_norm=True), split, split, epochs=1, batch_size=8)
+    train.fit(models.LeNet(), split, split, epochs=1, batch_size=8, progress=False)  # no BN: fine
+
+
+def test_weights_made_non_finite_by_the_last_step_stop_fit():
     split = tiny_task(16)
-    args = dict(epochs=1, batch_size=8, seed=3)
-    path = train.saved_run_path("tiny", models.LeNet, split, split, directory=tmp_path, **args)
-    assert not path.exists()
-    train.fit_or_load("tiny", models.LeNet, split, split, directory=tmp_path, **args)
-    assert path.exists() and list(tmp_path.glob("tiny-*.pt")) == [path]
-    other = train.saved_run_path("tiny", models.LeNet, split, split, directory=tmp_path,
-                                 **dict(args, seed=4))
-    assert other != path and not other.exists()
+
+    class Poison(torch.optim.SGD):
+        def step(self, closure=None):
+            super().step(closure)
+            self.param_groups[0]["params"][0].data.fill_(float("nan"))
+    real = train.make_optimizer
+    try:
+        train.make_optimizer = lambda recipe, params: Poison(params, lr=0.01)
+        with pytest.raises(train.TrainingDiverged, match="not finite after epoch 1"):
+            train.fit(models.LeNet(), split, split, epochs=1, batch_size=16, progress=False)
+    finally:
+        train.make_optimizer = real
+
+
+def test_evaluate_restores_the_mode_after_an_error():
+    class Broken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            raise RuntimeError("boom")
+    model = Broken().train()
+    with pytest.raises(RuntimeError, match="boom"):
+        train.evaluate(model, tiny_task(4))
+    assert model.training
+
+
+def test_weight_grad_norms_leave_batchnorm_statistics_alone_and_give_nan_without_a_gradient():
+    torch.manual_seed(0)
+    net = models.ResNetSmall(blocks=1, widths=(4, 8), num_classes=3)
+    x, y = torch.randn(6, 3, 16, 16), torch.tensor([0, 1, 2, 0, 1, 2])
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.stem[0].requires_grad_(False)                          # a frozen first convolution
+    norms = train.weight_grad_norms(net, x, y)
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k                     # running statistics unmoved
+    assert norms[0] != norms[0] and all(n == n for n in norms[1:])   # nan for the frozen one
+    no_affine = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, affine=False),
+                              nn.Flatten(), nn.LazyLinear(3))
+    no_affine(x)
+    assert train.weight_grad_norms(no_affine, x, y, layer=nn.BatchNorm2d)[0] != \
+        train.weight_grad_norms(no_affine, x, y, layer=nn.BatchNorm2d)[0]   # nan: no weight

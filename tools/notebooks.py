@@ -177,11 +177,27 @@ def environment_problems(constraints: pathlib.Path = ROOT / "constraints.txt") -
     return problems
 
 
-def execute(path: pathlib.Path, timeout: int = 3600) -> float:
-    """Run a notebook top to bottom in a fresh kernel and store outputs and widget state."""
+def run_log(path: pathlib.Path) -> pathlib.Path:
+    """Where `execute` records the runs a chapter loads or trains (tools.runs publishes them)."""
+    from helpers import runs
+
+    return runs.store_folder() / "chapter-runs" / f"{path.stem}.jsonl"
+
+
+def execute(path: pathlib.Path, timeout: int = 3 * 3600) -> float:
+    """Run a notebook top to bottom in a fresh kernel and store outputs and widget state.
+
+    The kernel records every run the chapter loads or trains in run_log(path).
+    """
     from nbclient import NotebookClient
 
+    from helpers import runs
+
     sync(path)
+    log = run_log(path)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    os.environ[runs.RUN_LOG_ENV] = str(log)  # the kernel inherits it
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     client = NotebookClient(

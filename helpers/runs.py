@@ -1,0 +1,441 @@
+"""The run store: train a network once, then load it; and the book's published runs.
+
+    model, history = runs.fit_or_load("lenet", models.LeNet, train_split, val_split,
+                                      train.Recipe(epochs=5, lr=2e-3))
+
+`fit_or_load` looks for the run in three places, in order, and prints one
+line saying which one answered:
+
+1. the local store (`artifacts/`, or the folder CNN_BOOK_STORE names);
+2. the runs published with the book: `helpers/published_runs.json` lists each
+   run's key, file, size and SHA-256; the file is downloaded once from the
+   book's release into the local store with `torch.hub.download_url_to_file`,
+   its hash checked, then loaded;
+3. otherwise it trains (`train.fit`) and saves the run in the local store.
+
+`retrain=True` or CNN_BOOK_RETRAIN=1 always trains. A file that cannot be
+used (damaged, tampered with, another run's) is named in one line, and
+training goes on.
+
+The key. A run is looked up by a key that hashes everything that decides what
+it learns, each part separately so that a mismatch can say what differs:
+
+- architecture: every module's class and constructor settings (kernel sizes,
+  strides, dropout rates...);
+- code: the source of every module class that is not torch's own (the book's
+  `helpers.models` and whatever a reader defines in a notebook), docstrings
+  and comments left out, so an edited `forward` trains anew;
+- weights: the starting weights that build() makes after seeding with the
+  recipe's seed (fine-tuning from other starting weights trains anew);
+- train / eval: the exact images, labels and normalisation of both splits;
+- recipe: the normalised `train.Recipe` (0 and 0.0 are one number).
+
+The device, the number of threads, the memory format and the torch version
+are not in the key: a run published from a CPU loads on a reader's GPU.
+Runs are keyed by their exact data, so the published runs fit the data the
+book was executed on, CIFAR-10's JPEG copy included (see helpers.data).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import inspect
+import json
+import os
+import pathlib
+import re
+import tempfile
+import textwrap
+import urllib.error
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from helpers import datafiles, repro, train
+from helpers.data import Split
+
+STORE_ENV = "CNN_BOOK_STORE"
+RETRAIN_ENV = "CNN_BOOK_RETRAIN"
+RUNS_URL_ENV = "CNN_BOOK_RUNS_URL"
+RUN_LOG_ENV = "CNN_BOOK_RUN_LOG"
+STORE = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
+MANIFEST = pathlib.Path(__file__).resolve().with_name("published_runs.json")
+FORMAT = 1
+PARTS = ("architecture", "code", "weights", "train", "eval", "recipe")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,99}")
+
+
+# --------------------------------------------------------------------------- the key
+
+
+@dataclasses.dataclass(frozen=True)
+class RunKey:
+    """A run's name and the hashes of what decides it; `key` hashes them all."""
+
+    name: str
+    parts: dict
+
+    @property
+    def key(self) -> str:
+        return _sha(json.dumps(self.parts, sort_keys=True))[:16]
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}-{self.key}.pt"
+
+
+def identify(name: str, build: Callable[[], nn.Module], train_data: Split, eval_data: Split,
+             recipe: train.Recipe) -> tuple[nn.Module, RunKey]:
+    """Build the model (seeded with recipe.seed, on the CPU) and compute its run's key."""
+    _check_name(name)
+    if isinstance(build, nn.Module) or not callable(build):
+        raise TypeError(f"build must be a function that makes a new model, e.g. models.LeNet or "
+                        f"lambda: models.LeNet(batch_norm=True); got {type(build).__name__}"
+                        + (" (an instance: pass its class, or a lambda that builds it)"
+                           if isinstance(build, nn.Module) else ""))
+    train.check_split(train_data, "train_data")
+    train.check_split(eval_data, "eval_data")
+    torch.manual_seed(recipe.seed)  # the starting weights depend on the seed too
+    model = build()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"build() must return an nn.Module, but it returned {model!r}")
+    parts = {"architecture": _sha(json.dumps(architecture(model), sort_keys=True)),
+             "code": _code_hash(model),
+             "weights": _tensors_hash(model.state_dict()),
+             "train": fingerprint(train_data),
+             "eval": fingerprint(eval_data),
+             "recipe": _sha(json.dumps(recipe.as_dict(), sort_keys=True))}
+    return model, RunKey(name, {k: v[:16] for k, v in parts.items()})
+
+
+def architecture(model: nn.Module) -> list:
+    """[path, class, {constructor setting: value}] for every module, e.g. a Conv2d's stride.
+
+    Settings are the attributes named like the class's constructor arguments,
+    which is how torch's layers store them (not their printed form, which
+    may change between torch versions).
+    """
+    rows = []
+    for path, m in model.named_modules():
+        try:
+            params = inspect.signature(type(m).__init__).parameters
+        except (TypeError, ValueError):
+            params = {}
+        settings = {p: _plain(getattr(m, p)) for p in sorted(params)
+                    if p != "self" and hasattr(m, p) and _plain(getattr(m, p)) is not _SKIP}
+        rows.append([path, type(m).__qualname__, settings])
+    return rows
+
+
+_SKIP = object()
+
+
+def _plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)) and all(_plain(v) is not _SKIP for v in value):
+        return [_plain(v) for v in value]
+    return _SKIP  # tensors, modules, functions: covered by the weights, the tree and the code
+
+
+def _code_hash(model: nn.Module) -> str:
+    classes = {c for m in model.modules() for c in type(m).__mro__ if not _from_library(c)}
+    h = hashlib.sha256()
+    for cls in sorted(classes, key=lambda c: (c.__module__, c.__qualname__)):
+        h.update(f"{cls.__module__}.{cls.__qualname__}\n{_class_source(cls)}\n".encode())
+    return h.hexdigest()
+
+
+def _from_library(cls: type) -> bool:
+    return cls is object or (cls.__module__ or "").split(".")[0] in ("torch", "torchvision")
+
+
+def _class_source(cls: type) -> str:
+    """The class's source without docstrings and comments (ast.unparse); for a class typed
+    into a notebook, whose file Python cannot find, the source of each of its functions."""
+    try:
+        return _normalise(inspect.getsource(cls))
+    except (OSError, TypeError):
+        pass
+    pieces = []
+    for attr, value in sorted(vars(cls).items()):
+        func = getattr(value, "fget", None) or getattr(value, "__func__", None) or value
+        if inspect.isfunction(func):
+            try:
+                pieces.append(_normalise(inspect.getsource(func)))
+            except (OSError, TypeError):
+                pieces.append(f"{attr}: {func.__code__.co_code.hex()}")
+    return "\n".join(pieces)
+
+
+def _normalise(source: str) -> str:
+    tree = ast.parse(textwrap.dedent(source))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def _tensors_hash(state: dict) -> str:
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().to("cpu").contiguous()
+        h.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def fingerprint(split: Split) -> str:
+    """A hash of a split's images, labels and normalisation (changes when the data does)."""
+    h = hashlib.sha256()
+    h.update(_tensors_hash({"images": split.images, "labels": split.labels}).encode())
+    h.update(repr((tuple(map(float, split.mean)), tuple(map(float, split.std)))).encode())
+    return h.hexdigest()
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- load or train
+
+
+def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, eval_data: Split,
+                recipe: train.Recipe | None = None, *, retrain: bool | None = None,
+                store: str | os.PathLike | None = None, device: torch.device | str | None = None,
+                eval_batch_size: int = 1000, progress: bool | None = None,
+                quiet: bool = False, **changes) -> tuple[nn.Module, train.History]:
+    """The trained model and its History: loaded from the store or the published runs, or trained.
+
+    `build` makes a fresh model (a class or a lambda); `recipe` and keyword
+    `changes` are fit's. `name` is a plain file name stem (letters, digits,
+    . _ + = -, at most 100 characters). Every argument is checked, and the
+    store is checked for writing, before anything trains. Unless quiet=True,
+    one line says where the run came from and how long its training took.
+    """
+    recipe = train.as_recipe(recipe, changes)
+    retrain = repro.env_flag(RETRAIN_ENV) if retrain is None else retrain
+    device = repro.pick_device(device)
+    model, rk = identify(name, build, train_data, eval_data, recipe)
+    folder = store_folder(store)
+    path = folder / rk.file
+    say = (lambda line: None) if quiet else print
+    if not retrain:
+        found = _from_store(path, model, rk, say) or _from_published(path, model, rk, say)
+        if found is not None:
+            _log(rk, found.origin)
+            say(_report(rk, found))
+            return model.to(device), found
+    _check_writable(folder)  # never train for minutes, then fail to save
+    history = train.fit(model, train_data, eval_data, recipe, device=device,
+                        eval_batch_size=eval_batch_size, progress=progress)
+    save(path, model, history, rk)
+    _log(rk, "trained")
+    say(_report(rk, history))
+    return model, history
+
+
+def locate(name: str, build: Callable[[], nn.Module], train_data: Split, eval_data: Split,
+           recipe: train.Recipe | None = None, *, store: str | os.PathLike | None = None,
+           **changes) -> pathlib.Path:
+    """Where fit_or_load keeps the run these arguments describe; nothing is trained or read."""
+    _, rk = identify(name, build, train_data, eval_data, train.as_recipe(recipe, changes))
+    return store_folder(store) / rk.file
+
+
+def store_folder(store: str | os.PathLike | None = None) -> pathlib.Path:
+    """The local store: `store`, else CNN_BOOK_STORE, else artifacts/ beside helpers/."""
+    if store is not None:
+        return pathlib.Path(store)
+    return pathlib.Path(os.environ[STORE_ENV]) if os.environ.get(STORE_ENV) else STORE
+
+
+def _report(rk: RunKey, history: train.History) -> str:
+    s = history.train_seconds
+    took = (f"{s:.1f} s" if s < 10 else f"{s:,.0f} s") + (
+        f" ({len(history.epochs)} epoch{'s' * (len(history.epochs) != 1)} on {history.device}, "
+        f"{history.threads} thread{'s' * (history.threads != 1)})")
+    if history.origin == "trained":
+        return f"{rk.name}: trained now in {took}; saved in the local store"
+    where = ("loaded from the local store" if history.origin == "store"
+             else "downloaded the published run (SHA-256 checked)")
+    return f"{rk.name}: {where}; training it took {took}; retrain=True trains it again"
+
+
+class RunFileError(ValueError):
+    """A saved run's file cannot be used: damaged, tampered with, or another run's."""
+
+
+def _from_store(path, model, rk, say) -> train.History | None:
+    if not path.exists():
+        return None
+    if not os.access(path, os.R_OK):
+        say(f"{rk.name}: the saved run {path} is not readable by this user (its permissions); "
+            f"training it again")
+        return None
+    try:
+        return load(path, model, rk, origin="store")
+    except RunFileError as exc:
+        say(f"{rk.name}: the saved run {path} cannot be used ({exc}); training it again")
+        return None
+
+
+def save(path: pathlib.Path, model: nn.Module, history: train.History, rk: RunKey) -> None:
+    """Write the run atomically (a temporary file, then a rename), readable by every user.
+
+    A run whose weights or last loss are not finite is refused (TrainingDiverged).
+    """
+    train.check_finite(model, "at the end of training")
+    if not all(map(_finite, (history.final.train_loss, history.final.eval_loss))):
+        raise train.TrainingDiverged(f"{rk.name}: the last loss is not finite; the run is not kept")
+    payload = {"format": FORMAT, "name": rk.name, "key": rk.key, "parts": json.dumps(rk.parts),
+               "history": json.dumps(history.to_dict()),
+               "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    _remove_abandoned(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-{os.getpid()}-",
+                               suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a store is shared
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: pathlib.Path, model: nn.Module, rk: RunKey, origin: str) -> train.History:
+    """Read the run in `path` into `model` and return its History, or raise RunFileError."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's own message would suggest unsafe loading
+        raise RunFileError(f"not a readable PyTorch file, perhaps truncated or overwritten "
+                           f"({type(exc).__name__})") from None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise RunFileError("it does not hold a run saved by this version of helpers.runs")
+    if saved.get("key") != rk.key:
+        raise RunFileError(f"it holds the run with key {saved.get('key')!r}, not {rk.key!r}")
+    try:
+        history = train.History.from_dict(json.loads(saved["history"]), origin=origin)
+        history.final  # noqa: B018 (raises if there are no epochs)
+    except Exception as exc:
+        raise RunFileError(f"its training history is unreadable ({type(exc).__name__})") from None
+    try:
+        model.load_state_dict(saved["model"])
+        train.check_finite(model, "in the saved run")
+    except Exception as exc:
+        raise RunFileError(f"its weights do not fit this model or are not finite "
+                           f"({type(exc).__name__})") from None
+    return history
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")
+
+
+def _check_name(name) -> None:
+    """`name` becomes part of a file name: refuse anything that is not a plain stem."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"the run's name must be a plain file name stem such as 'lenet' (letters, "
+                         f"digits and . _ + = -, at most 100 characters; no folders: pass store= "
+                         f"for where to save), got {name!r}")
+
+
+def _check_writable(folder: pathlib.Path) -> None:
+    """Create `folder` if needed and prove a file can be written there, or raise naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        kind = type(exc) if type(exc) is not OSError else PermissionError
+        raise kind(f"the run store cannot save trained models in {folder} "
+                   f"({exc.strerror or exc}); nothing was trained. Pass store= a folder you can "
+                   f"write to, or set {STORE_ENV}") from exc
+
+
+def _remove_abandoned(path: pathlib.Path) -> None:
+    """Delete temporary files of this run left by a writer that died (its process is gone)."""
+    for tmp in path.parent.glob(f".{path.stem}-*-*.tmp"):
+        pid = tmp.name[len(path.stem) + 2:].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _log(rk: RunKey, origin: str) -> None:
+    """Append the run to the file CNN_BOOK_RUN_LOG names (tools.notebooks execute sets it)."""
+    log = os.environ.get(RUN_LOG_ENV)
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps({"name": rk.name, "key": rk.key, "file": rk.file,
+                                "parts": rk.parts, "origin": origin}) + "\n")
+
+
+# --------------------------------------------------------------------------- published runs
+
+
+def manifest(path: pathlib.Path = MANIFEST) -> dict:
+    """The published runs: {"version", "url", "runs": [{name, key, file, bytes, sha256, ...}]}.
+
+    `url` is the folder the files are attached to (the GitHub release of
+    `version`); CNN_BOOK_RUNS_URL replaces it (a mirror, or a local server in tests).
+    """
+    found = json.loads(path.read_text()) if path.exists() else {"url": "", "runs": []}
+    if os.environ.get(RUNS_URL_ENV):
+        found["url"] = os.environ[RUNS_URL_ENV]
+    found["url"] = found["url"].rstrip("/") + "/"
+    return found
+
+
+def _from_published(path, model, rk, say) -> train.History | None:
+    published = manifest()
+    entry = next((r for r in published["runs"] if r["key"] == rk.key), None)
+    if entry is None:
+        same_name = [r for r in published["runs"] if r["name"] == rk.name]
+        if same_name:
+            differ = [p for p in PARTS if same_name[0]["parts"].get(p) != rk.parts[p]]
+            say(f"{rk.name}: the published run of this name was made with another "
+                f"{', '.join(differ)}; training this one")
+        return None
+    if datafiles.offline():
+        say(f"{rk.name}: a published run exists, but {datafiles.OFFLINE_ENV} is set; training it")
+        return None
+    url = published["url"] + entry["file"]
+    _check_writable(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-{os.getpid()}-",
+                               suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.hub.download_url_to_file(url, tmp, hash_prefix=entry["sha256"], progress=False)
+        history = load(pathlib.Path(tmp), model, rk, origin="published")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        return history
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        say(f"{rk.name}: the published run could not be downloaded from {url} ({reason}); "
+            f"training it")
+    except RuntimeError as exc:  # torch.hub: the SHA-256 differs
+        say(f"{rk.name}: the file downloaded from {url} is refused: its SHA-256 is not the "
+            f"manifest's ({str(exc).splitlines()[0]}); training it")
+    except RunFileError as exc:
+        say(f"{rk.name}: the file downloaded from {url} is refused ({exc}); training it")
+    finally:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+    return None

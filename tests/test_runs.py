@@ -1,0 +1,392 @@
+"""helpers.runs: the key, the local store, and published runs served from a local HTTP server."""
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers import data, models, runs, train
+
+
+def tiny_task(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+    return data.Split(images, torch.arange(n) % 10, mean=(0.5,), std=(0.29,))
+
+
+FAST = dict(epochs=1, batch_size=16, progress=False)
+
+
+def fit_or_load(store, name="m", build=models.LeNet, split=None, **kw):
+    split = split if split is not None else tiny_task(32)
+    return runs.fit_or_load(name, build, split, split, store=store, **{**FAST, **kw})
+
+
+def key(build=models.LeNet, split=None, **recipe):
+    split = split if split is not None else tiny_task(16)
+    return runs.identify("m", build, split, split, train.Recipe(**recipe))[1]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained although it should have loaded or refused first")
+    monkeypatch.setattr(train, "fit", refuse)
+
+
+# --------------------------------------------------------------------------- the key
+
+
+def test_trains_once_then_loads_the_same_weights(tmp_path, monkeypatch, capsys):
+    model, first = fit_or_load(tmp_path, epochs=2)
+    assert first.origin == "trained" and "m: trained now in" in capsys.readouterr().out
+    monkeypatch.setattr(train, "fit", None)  # loading never calls fit
+    again, second = fit_or_load(tmp_path, epochs=2)
+    assert second.origin == "store" and second.epochs == first.epochs
+    line = capsys.readouterr().out
+    assert line.startswith("m: loaded from the local store; training it took") and "2 epochs" in line
+    for (k, v), w in zip(model.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(v, w), k
+
+
+def test_the_key_changes_with_what_decides_the_result():
+    base = key()
+    assert key(lr=1e-2) != base
+    assert key(split=tiny_task(16, seed=1)) != base
+    assert key(build=lambda: models.LeNet(batch_norm=True)) != base
+    assert key(seed=1) != base                                   # other starting weights
+    assert key(weight_decay=0) == key(weight_decay=0.0) == base  # numbers compared as numbers
+    assert key(lr=np.float32(1e-3), momentum=torch.tensor(0.9)) == base
+    assert key(lr=1e-3, optimizer="adam") == base                # defaults spelt out
+    parts = key(lr=1e-2).parts
+    assert [p for p in runs.PARTS if parts[p] != base.parts[p]] == ["recipe"]
+
+
+def test_the_key_ignores_the_device_threads_and_memory_format(monkeypatch):
+    base = key()
+    torch.set_num_threads(2)
+    assert key() == base
+    assert key(build=lambda: models.LeNet().to("cpu", memory_format=torch.channels_last)) == base
+    monkeypatch.setenv("CNN_BOOK_DEVICE", "cpu")
+    assert key() == base
+
+
+def make_net(source):
+    """A module class defined from source text, as a notebook cell defines one."""
+    namespace = {"nn": nn, "torch": torch, "__name__": "__main__"}
+    filename = f"<cell-{hashlib.sha1(source.encode()).hexdigest()[:8]}>"
+    import linecache
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["Net"]
+
+
+NET = '''
+class Net(nn.Module):
+    """A tiny network."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))  # a comment
+'''
+
+
+def test_an_edited_forward_trains_anew_but_a_comment_or_docstring_does_not():
+    base = key(build=make_net(NET))
+    edited = NET.replace("self.fc(x.flatten(1))", "self.fc(x.flatten(1)).relu()")
+    assert key(build=make_net(edited)).parts["code"] != base.parts["code"]
+    cosmetic = NET.replace("# a comment", "# another").replace("A tiny network", "Tiny")
+    assert key(build=make_net(cosmetic)) == base
+
+
+def test_fine_tuning_from_other_starting_weights_trains_anew(tmp_path):
+    pretrained = {}
+
+    def fine_tuned():
+        net = models.LeNet()
+        net.load_state_dict(pretrained)
+        return net
+    pretrained.update(models.LeNet().state_dict())
+    fit_or_load(tmp_path, build=fine_tuned)
+    with torch.no_grad():
+        next(iter(pretrained.values())).add_(1)
+    assert fit_or_load(tmp_path, build=fine_tuned)[1].origin == "trained"
+
+
+@pytest.mark.parametrize("build, message", [
+    (models.LeNet(), "build must be a function.*an instance"),
+    (lambda: None, "build\\(\\) must return an nn.Module, but it returned None"),
+    ("LeNet", "build must be a function"),
+])
+def test_a_build_that_is_not_a_model_maker_is_named(tmp_path, no_training, build, message):
+    with pytest.raises(TypeError, match=message):
+        fit_or_load(tmp_path, build=build)
+
+
+def test_a_dataset_passed_as_a_split_is_named(tmp_path, no_training):
+    split = tiny_task(8)
+    ds = data.Dataset("tiny", split, split, tuple("0123456789"), "made here")
+    with pytest.raises(TypeError, match="train_data must be a helpers.data.Split.*dataset.train"):
+        runs.fit_or_load("m", models.LeNet, ds, split, store=tmp_path)
+
+
+@pytest.mark.parametrize("bad", [dict(lr=np.float32("nan")), dict(epoch=1), dict(seed=2**64)])
+def test_a_bad_recipe_is_refused_before_training(tmp_path, no_training, bad):
+    with pytest.raises((ValueError, TypeError)):
+        fit_or_load(tmp_path, **bad)
+    assert not tmp_path.joinpath("m").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_numpy_numbers_train_and_save(tmp_path):
+    _, h = fit_or_load(tmp_path, lr=np.float32(1e-3), momentum=np.float64(0.9))
+    assert h.recipe.lr == 1e-3 and len(list(tmp_path.glob("m-*.pt"))) == 1
+    assert fit_or_load(tmp_path)[1].origin == "store"
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", "", "/tmp/x", "a\\b", 3, ".hidden",
+                                  "x" * 101])
+def test_names_that_are_not_plain_stems_are_refused(tmp_path, no_training, name):
+    with pytest.raises(ValueError, match="plain file name stem"):
+        fit_or_load(tmp_path / "d", name=name)
+    assert not (tmp_path / "d").exists()
+
+
+def test_locate_is_where_fit_or_load_saves_and_refuses_typos(tmp_path):
+    split = tiny_task(16)
+    path = runs.locate("tiny", models.LeNet, split, split, epochs=1, batch_size=8, store=tmp_path)
+    assert not path.exists()
+    runs.fit_or_load("tiny", models.LeNet, split, split, epochs=1, batch_size=8, store=tmp_path,
+                     progress=False)
+    assert list(tmp_path.glob("tiny-*.pt")) == [path]
+    with pytest.raises(TypeError, match="no field 'epoch'"):
+        runs.locate("tiny", models.LeNet, split, split, epoch=1, store=tmp_path)
+
+
+# --------------------------------------------------------------------------- the local store
+
+
+def test_the_store_is_checked_before_training(tmp_path, no_training, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(OSError, match=r"cannot save trained models in .*not-a-folder.*nothing was trained"):
+        fit_or_load(blocker / "runs")
+    monkeypatch.setenv(runs.STORE_ENV, str(blocker / "runs"))
+    with pytest.raises(OSError, match="CNN_BOOK_STORE"):
+        runs.fit_or_load("m", models.LeNet, tiny_task(8), tiny_task(8), epochs=1)
+
+
+def test_a_run_whose_weights_are_not_finite_is_never_stored(tmp_path, monkeypatch):
+    real_fit = train.fit
+
+    def poisoned(model, *args, **kwargs):
+        history = real_fit(model, *args, **kwargs)
+        with torch.no_grad():
+            next(model.parameters()).fill_(float("nan"))
+        return history
+    monkeypatch.setattr(train, "fit", poisoned)
+    with pytest.raises(train.TrainingDiverged, match="not finite"):
+        fit_or_load(tmp_path)
+    assert list(tmp_path.glob("*.pt")) == []
+
+
+def saved(tmp_path):
+    fit_or_load(tmp_path)
+    (path,) = tmp_path.glob("m-*.pt")
+    return path
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "random bytes", "text", "bad history",
+                                   "not a run", "zero epochs", "another key"])
+def test_a_damaged_saved_run_is_named_and_trained_again(tmp_path, capsys, damage):
+    path = saved(tmp_path)
+    good = path.read_bytes()
+    payload = torch.load(path, weights_only=True)
+    if damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(4000))
+    elif damage == "text":
+        path.write_text("edited by hand\n")
+    elif damage == "bad history":
+        torch.save({**payload, "history": "{not json"}, path)
+    elif damage == "not a run":
+        torch.save([1, 2, 3], path)
+    elif damage == "zero epochs":
+        history = json.loads(payload["history"])
+        torch.save({**payload, "history": json.dumps({**history, "epochs": []})}, path)
+    else:
+        torch.save({**payload, "key": "0" * 16}, path)
+    capsys.readouterr()
+    _, history = fit_or_load(tmp_path)
+    out = capsys.readouterr().out
+    assert f"the saved run {path} cannot be used" in out and "weights_only" not in out
+    assert history.origin == "trained" and fit_or_load(tmp_path)[1].origin == "store"
+
+
+def test_saved_runs_are_readable_by_every_user(tmp_path):
+    assert saved(tmp_path).stat().st_mode & 0o777 == 0o644
+
+
+def test_an_unreadable_run_is_called_unreadable_not_truncated(tmp_path, capsys, monkeypatch):
+    path = saved(tmp_path)
+    capsys.readouterr()
+    monkeypatch.setattr(runs.os, "access", lambda p, mode: False)
+    fit_or_load(tmp_path)
+    assert "not readable by this user (its permissions)" in capsys.readouterr().out
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_cleaned(tmp_path):
+    path = saved(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    abandoned = tmp_path / f".{path.stem}-{dead}-abc.tmp"
+    abandoned.write_bytes(b"half a run")
+    alive = tmp_path / f".{path.stem}-{os.getpid()}-abc.tmp"
+    alive.write_bytes(b"being written")
+    fit_or_load(tmp_path, retrain=True)
+    assert not abandoned.exists() and alive.exists()
+
+
+def test_retrain_and_the_retrain_variable_always_train(tmp_path, monkeypatch):
+    saved(tmp_path)
+    assert fit_or_load(tmp_path, retrain=True)[1].origin == "trained"
+    monkeypatch.setenv(runs.RETRAIN_ENV, "1")
+    assert fit_or_load(tmp_path)[1].origin == "trained"
+    monkeypatch.setenv(runs.RETRAIN_ENV, "perhaps")
+    with pytest.raises(ValueError, match="CNN_BOOK_RETRAIN"):
+        fit_or_load(tmp_path)
+
+
+def test_saving_fails_loudly_after_training_without_a_half_written_file(tmp_path, monkeypatch):
+    def full_disk(obj, f, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        fit_or_load(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_run_log_records_what_each_call_did(tmp_path, monkeypatch):
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv(runs.RUN_LOG_ENV, str(log))
+    fit_or_load(tmp_path / "store")
+    fit_or_load(tmp_path / "store")
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["origin"] for r in rows] == ["trained", "store"]
+    assert rows[0]["file"] == f"m-{rows[0]['key']}.pt" and set(rows[0]["parts"]) == set(runs.PARTS)
+
+
+# --------------------------------------------------------------------------- published runs
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A quiet HTTP server on 127.0.0.1 serving tmp_path/release."""
+    folder = tmp_path / "release"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def published(tmp_path, server, monkeypatch):
+    """One run trained, published to the local server with a manifest, and the store emptied."""
+    folder, url = server
+    path = saved(tmp_path / "maker")
+    shutil.copy(path, folder / path.name)
+    payload = torch.load(path, weights_only=True)
+    entry = {"name": "m", "key": payload["key"], "file": path.name, "bytes": path.stat().st_size,
+             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+             "parts": json.loads(payload["parts"])}
+    manifest = tmp_path / "published_runs.json"
+    manifest.write_text(json.dumps({"version": "0.0.0", "url": url, "runs": [entry]}))
+    monkeypatch.setattr(runs, "MANIFEST", manifest)
+    monkeypatch.setattr(runs.manifest, "__defaults__", (manifest,))
+    return folder / path.name, tmp_path / "reader"
+
+
+def test_a_published_run_is_downloaded_checked_and_then_kept(published, capsys, no_training):
+    served, store = published
+    model, history = fit_or_load(store)
+    assert history.origin == "published" and (store / served.name).exists()
+    assert "m: downloaded the published run (SHA-256 checked)" in capsys.readouterr().out
+    served.unlink()                                   # the second time needs no server
+    assert fit_or_load(store)[1].origin == "store"
+
+
+@pytest.mark.parametrize("tamper", ["one byte changed", "truncated"])
+def test_a_tampered_published_file_is_refused_and_training_goes_on(published, capsys, tamper):
+    served, store = published
+    blob = bytearray(served.read_bytes())
+    if tamper == "truncated":
+        blob = blob[: len(blob) // 2]
+    else:
+        blob[len(blob) // 2] ^= 1
+    served.write_bytes(bytes(blob))
+    _, history = fit_or_load(store)
+    out = capsys.readouterr().out
+    assert "is refused: its SHA-256 is not the manifest's" in out and served.name in out
+    assert history.origin == "trained"
+    assert [p.name for p in store.iterdir()] == [served.name]   # no temporary file left
+
+
+def test_a_published_file_of_another_run_is_refused(published, capsys):
+    served, store = published
+    other = torch.load(served, weights_only=True)
+    torch.save({**other, "key": "f" * 16}, served)
+    manifest = json.loads(runs.MANIFEST.read_text())
+    manifest["runs"][0]["sha256"] = hashlib.sha256(served.read_bytes()).hexdigest()
+    runs.MANIFEST.write_text(json.dumps(manifest))
+    _, history = fit_or_load(store)
+    assert "is refused (it holds the run with key 'ffffffffffffffff'" in capsys.readouterr().out
+    assert history.origin == "trained"
+
+
+def test_offline_or_unpublished_it_says_so_in_one_line_and_trains(published, capsys, monkeypatch):
+    served, store = published
+    served.unlink()                                   # the release has no such file (404)
+    _, history = fit_or_load(store)
+    out = capsys.readouterr().out.splitlines()
+    assert history.origin == "trained" and len(out) == 2
+    assert "could not be downloaded" in out[0] and out[1].startswith("m: trained now")
+    monkeypatch.setenv("CNN_BOOK_OFFLINE", "1")
+    _, history = fit_or_load(store / "again")
+    assert "CNN_BOOK_OFFLINE is set" in capsys.readouterr().out
+
+
+def test_a_mismatch_with_the_published_run_of_that_name_says_what_differs(published, capsys):
+    _, store = published
+    fit_or_load(store, lr=0.01)
+    assert "made with another recipe; training this one" in capsys.readouterr().out
+
+
+def test_the_committed_manifest_lists_runs_with_their_hashes():
+    manifest = runs.manifest()
+    for entry in manifest["runs"]:
+        assert set(entry) >= {"name", "key", "file", "bytes", "sha256", "parts"}
+        assert entry["file"] == f"{entry['name']}-{entry['key']}.pt"
+        assert len(entry["sha256"]) == 64
