@@ -10,8 +10,12 @@ Where a dataset is looked for, first match wins:
    ``data/downloads/``, where downloads land);
 3. known local installs: Debian's ``dataset-fashion-mnist`` package
    (``/usr/share/datasets/fashion-mnist/``);
-4. a torchvision download (checksums verified) into ``CNN_BOOK_DATA`` or
-   ``data/downloads/``, unless ``CNN_BOOK_OFFLINE=1``; the files are fetched
+4. a download into ``CNN_BOOK_DATA`` or ``data/downloads/``, unless
+   ``CNN_BOOK_OFFLINE=1``: for CIFAR-10 first the JPEG copy the book was
+   executed on, from the book's release (``helpers/published.json`` gives its
+   SHA-256, which torch.hub checks), so that the published training runs fit
+   the reader's data; otherwise, and for the other datasets, a torchvision
+   download (checksums verified). torchvision's files are fetched
    into a temporary folder and moved into place only after they were read
    back successfully, so an interrupted download leaves nothing that a later
    run trusts;
@@ -39,6 +43,7 @@ import contextlib
 import gzip
 import hashlib
 import io
+import json
 import os
 import pathlib
 import pickle
@@ -55,7 +60,9 @@ from helpers import repro
 
 DATA_ENV = "CNN_BOOK_DATA"
 OFFLINE_ENV = "CNN_BOOK_OFFLINE"
+PUBLISHED_URL_ENV = "CNN_BOOK_RUNS_URL"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+PUBLISHED = pathlib.Path(__file__).resolve().with_name("published.json")
 BOOK_DATA = ROOT / "data"
 DOWNLOADS = BOOK_DATA / "downloads"
 DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
@@ -201,6 +208,44 @@ def download(fetch: Callable[[pathlib.Path], object], subdir: str,
     finally:
         socket.setdefaulttimeout(old_timeout)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def published(path: pathlib.Path | None = None) -> dict:
+    """The files published with the book's release (helpers/published.json, written by
+    `python -m tools.publish`): {"version", "url", "runs": [...], "data": [...]}, each file
+    with its name, size and SHA-256. CNN_BOOK_RUNS_URL replaces `url` (a mirror, a local
+    server in tests)."""
+    path = PUBLISHED if path is None else path
+    found = json.loads(path.read_text()) if path.exists() else {}
+    found.setdefault("runs", [])
+    found.setdefault("data", [])
+    found["url"] = (os.environ.get(PUBLISHED_URL_ENV) or found.get("url", "")).rstrip("/") + "/"
+    return found
+
+
+def download_published(name: str) -> pathlib.Path | None:
+    """Download the published data file `name` into download_root() once, SHA-256 checked
+    by torch.hub; None when it is not published, offline, or the download fails."""
+    manifest = published()
+    entry = next((d for d in manifest["data"] if d["file"] == name), None)
+    if entry is None or offline():
+        return None
+    target = download_root() / name
+    if target.is_file() and target.stat().st_size == entry["bytes"]:
+        return target
+    import torch.hub
+
+    old_timeout = socket.getdefaulttimeout()
+    try:
+        socket.setdefaulttimeout(20)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(manifest["url"] + name, str(target),
+                                       hash_prefix=entry["sha256"], progress=False)
+    except (OSError, RuntimeError):  # offline, not released yet, or the hash differs
+        return None
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+    return target
 
 
 def _write_atomically(path: pathlib.Path, write: Callable[[io.BufferedWriter], None]) -> bool:
@@ -481,6 +526,10 @@ def find_cifar10(download_ok: bool) -> tuple[Arrays, str, bool] | None:
         return cached_cifar10_jpeg(hit[0]), f"from {where(*hit)}", True
     if not download_ok or offline():
         return None
+    archive = download_published(CIFAR_JPEG_ARCHIVE)
+    if archive is not None:  # the copy the book's runs were trained on (see helpers.runs)
+        return (cached_cifar10_jpeg(archive), f"downloaded from the book's release into "
+                f"{show(archive)} (SHA-256 checked)", True)
     from torchvision.datasets import CIFAR10
 
     got = download(lambda tmp: CIFAR10(str(tmp), train=True, download=True), CIFAR_DIR,

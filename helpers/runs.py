@@ -7,8 +7,8 @@
 line saying which one answered:
 
 1. the local store (`artifacts/`, or the folder CNN_BOOK_STORE names);
-2. the runs published with the book: `helpers/published_runs.json` lists each
-   run's key, file, size and SHA-256; the file is downloaded once from the
+2. the runs published with the book: `helpers/published.json` lists each
+   run's key, file, size and SHA-256 (`datafiles.published()` reads it); the file is downloaded once from the
    book's release into the local store with `torch.hub.download_url_to_file`,
    its hash checked, then loaded;
 3. otherwise it trains (`train.fit`) and saves the run in the local store.
@@ -32,8 +32,12 @@ it learns, each part separately so that a mismatch can say what differs:
 
 The device, the number of threads, the memory format and the torch version
 are not in the key: a run published from a CPU loads on a reader's GPU.
-Runs are keyed by their exact data, so the published runs fit the data the
-book was executed on, CIFAR-10's JPEG copy included (see helpers.data).
+Runs are keyed by their exact data, so a published run fits only the data
+the book was executed on. For CIFAR-10 that is the JPEG copy; the release
+publishes that copy too, and a reader without CIFAR-10 on disk (Colab)
+downloads it (helpers.datafiles), so the published runs load there. A reader
+with the original CIFAR-10 files trains on them instead, and the line printed
+says the published run was made with other data.
 """
 
 from __future__ import annotations
@@ -59,12 +63,12 @@ from helpers.data import Split
 
 STORE_ENV = "CNN_BOOK_STORE"
 RETRAIN_ENV = "CNN_BOOK_RETRAIN"
-RUNS_URL_ENV = "CNN_BOOK_RUNS_URL"
 RUN_LOG_ENV = "CNN_BOOK_RUN_LOG"
 STORE = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
-MANIFEST = pathlib.Path(__file__).resolve().with_name("published_runs.json")
 FORMAT = 1
 PARTS = ("architecture", "code", "weights", "train", "eval", "recipe")
+_SAID = {"architecture": "architecture", "code": "model code", "weights": "starting weights",
+         "train": "training data", "eval": "validation data", "recipe": "recipe"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,99}")
 
 
@@ -390,28 +394,15 @@ def _log(rk: RunKey, origin: str) -> None:
 # --------------------------------------------------------------------------- published runs
 
 
-def manifest(path: pathlib.Path = MANIFEST) -> dict:
-    """The published runs: {"version", "url", "runs": [{name, key, file, bytes, sha256, ...}]}.
-
-    `url` is the folder the files are attached to (the GitHub release of
-    `version`); CNN_BOOK_RUNS_URL replaces it (a mirror, or a local server in tests).
-    """
-    found = json.loads(path.read_text()) if path.exists() else {"url": "", "runs": []}
-    if os.environ.get(RUNS_URL_ENV):
-        found["url"] = os.environ[RUNS_URL_ENV]
-    found["url"] = found["url"].rstrip("/") + "/"
-    return found
-
-
 def _from_published(path, model, rk, say) -> train.History | None:
-    published = manifest()
+    published = datafiles.published()
     entry = next((r for r in published["runs"] if r["key"] == rk.key), None)
     if entry is None:
         same_name = [r for r in published["runs"] if r["name"] == rk.name]
         if same_name:
             differ = [p for p in PARTS if same_name[0]["parts"].get(p) != rk.parts[p]]
-            say(f"{rk.name}: the published run of this name was made with another "
-                f"{', '.join(differ)}; training this one")
+            say(f"{rk.name}: the published run of this name was made with other "
+                f"{', '.join(_SAID[p] for p in differ)}; training this one")
         return None
     if datafiles.offline():
         say(f"{rk.name}: a published run exists, but {datafiles.OFFLINE_ENV} is set; training it")

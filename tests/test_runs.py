@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import data, models, runs, train
+from helpers import data, datafiles, models, runs, train
 
 
 def tiny_task(n=32, seed=0):
@@ -322,10 +322,9 @@ def published(tmp_path, server, monkeypatch):
     entry = {"name": "m", "key": payload["key"], "file": path.name, "bytes": path.stat().st_size,
              "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
              "parts": json.loads(payload["parts"])}
-    manifest = tmp_path / "published_runs.json"
+    manifest = tmp_path / "published.json"
     manifest.write_text(json.dumps({"version": "0.0.0", "url": url, "runs": [entry]}))
-    monkeypatch.setattr(runs, "MANIFEST", manifest)
-    monkeypatch.setattr(runs.manifest, "__defaults__", (manifest,))
+    monkeypatch.setattr(datafiles, "PUBLISHED", manifest)
     return folder / path.name, tmp_path / "reader"
 
 
@@ -358,9 +357,9 @@ def test_a_published_file_of_another_run_is_refused(published, capsys):
     served, store = published
     other = torch.load(served, weights_only=True)
     torch.save({**other, "key": "f" * 16}, served)
-    manifest = json.loads(runs.MANIFEST.read_text())
+    manifest = json.loads(datafiles.PUBLISHED.read_text())
     manifest["runs"][0]["sha256"] = hashlib.sha256(served.read_bytes()).hexdigest()
-    runs.MANIFEST.write_text(json.dumps(manifest))
+    datafiles.PUBLISHED.write_text(json.dumps(manifest))
     _, history = fit_or_load(store)
     assert "is refused (it holds the run with key 'ffffffffffffffff'" in capsys.readouterr().out
     assert history.origin == "trained"
@@ -381,12 +380,32 @@ def test_offline_or_unpublished_it_says_so_in_one_line_and_trains(published, cap
 def test_a_mismatch_with_the_published_run_of_that_name_says_what_differs(published, capsys):
     _, store = published
     fit_or_load(store, lr=0.01)
-    assert "made with another recipe; training this one" in capsys.readouterr().out
+    assert "made with other recipe; training this one" in capsys.readouterr().out
 
 
-def test_the_committed_manifest_lists_runs_with_their_hashes():
-    manifest = runs.manifest()
+def test_the_committed_manifest_lists_files_with_their_hashes():
+    manifest = datafiles.published()
     for entry in manifest["runs"]:
         assert set(entry) >= {"name", "key", "file", "bytes", "sha256", "parts"}
         assert entry["file"] == f"{entry['name']}-{entry['key']}.pt"
-        assert len(entry["sha256"]) == 64
+    for entry in manifest["runs"] + manifest["data"]:
+        assert len(entry["sha256"]) == 64 and entry["bytes"] > 0
+
+
+def test_cifar10s_jpeg_copy_is_downloaded_from_the_release_and_checked(server, tmp_path,
+                                                                      monkeypatch):
+    folder, url = server
+    shutil.copy(datafiles.CIFAR_SUBSET, folder / datafiles.CIFAR_JPEG_ARCHIVE)  # a stand-in archive
+    blob = (folder / datafiles.CIFAR_JPEG_ARCHIVE).read_bytes()
+    entry = {"file": datafiles.CIFAR_JPEG_ARCHIVE, "bytes": len(blob),
+             "sha256": hashlib.sha256(blob).hexdigest()}
+    manifest = tmp_path / "published.json"
+    manifest.write_text(json.dumps({"url": url, "runs": [], "data": [entry]}))
+    monkeypatch.setattr(datafiles, "PUBLISHED", manifest)
+    monkeypatch.setenv(datafiles.DATA_ENV, str(tmp_path / "downloads"))
+    got = datafiles.download_published(datafiles.CIFAR_JPEG_ARCHIVE)
+    assert got == tmp_path / "downloads" / datafiles.CIFAR_JPEG_ARCHIVE and got.read_bytes() == blob
+    got.unlink()
+    manifest.write_text(json.dumps({"url": url, "runs": [], "data": [{**entry, "sha256": "0" * 64}]}))
+    assert datafiles.download_published(datafiles.CIFAR_JPEG_ARCHIVE) is None   # hash refused
+    assert not got.exists()

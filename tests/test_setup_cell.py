@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import json
 import re
 import subprocess
 import sys
@@ -177,8 +178,13 @@ def test_every_chapter_asks_for_this_helpers_version(path):
 def test_release_bumps_syncs_commits_and_tags(tmp_path):
     """`python -m tools.notebooks release X.Y.Z` in a copy of the repository."""
     repo = colab.remote(tmp_path)
+    store = tmp_path / "store"   # every chapter executed, none loading a run (tests/test_publish.py packs runs)
+    (store / "chapter-runs").mkdir(parents=True)
+    for path in (repo / "chapters").glob("*.ipynb"):
+        (store / "chapter-runs" / f"{path.stem}.jsonl").write_text("")
     env = {**colab.colab_env(repo), "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org"}
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org",
+           "CNN_BOOK_STORE": str(store), "CNN_BOOK_DATA": str(tmp_path / "no-data")}
     out = subprocess.run([sys.executable, "-m", "tools.notebooks", "release", "9.8.7"], cwd=repo,
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -188,6 +194,8 @@ def test_release_bumps_syncs_commits_and_tags(tmp_path):
         cell = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         assert 'BOOK_VERSION = "9.8.7"' in cell.source, path.name
     assert colab.git("status", "--porcelain", cwd=repo) == ""
+    manifest = json.loads((repo / "helpers" / "published.json").read_text())
+    assert manifest["runs"] == [] and manifest["url"].endswith("/releases/download/v9.8.7/")
     assert colab.git("describe", "--exact-match", "--tags", "HEAD", cwd=repo).strip() == "v9.8.7"
     # a second release of the same version is refused
     again = subprocess.run([sys.executable, "-m", "tools.notebooks", "release", "9.8.7"], cwd=repo,

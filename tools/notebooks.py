@@ -3,7 +3,8 @@
     python -m tools.notebooks sync              # rewrite every setup cell from the template
     python -m tools.notebooks check             # fail if any setup cell differs (CI, tests)
     python -m tools.notebooks execute [NB ...]  # re-run notebooks, write outputs + widget state
-    python -m tools.notebooks release 0.2.0     # bump helpers.__version__, sync, commit, tag v0.2.0
+    python -m tools.notebooks release 0.2.0     # pack the runs (tools.publish), bump helpers.__version__,
+                                                # sync, commit, tag v0.2.0
 
 Every chapter starts with the same setup cell. It is rendered from SETUP_TEMPLATE
 with the repository URL from _config.yml (the one place it is written) and the
@@ -236,6 +237,9 @@ def release(version: str) -> str:
         raise SystemExit(f"release: tag {tag} exists already")
     if version == helpers_version():
         raise SystemExit(f"release: helpers is at {version} already")
+    from tools import publish
+
+    folder = publish.pack(version)  # the runs the chapters load, and helpers/published.json
     init = ROOT / "helpers" / "__init__.py"
     init.write_text(re.sub(r'^__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text(), count=1, flags=re.M))
     paths = chapter_paths()
@@ -244,8 +248,11 @@ def release(version: str) -> str:
     problems = check(paths)
     if problems:
         raise SystemExit("release: " + "\n".join(problems))
-    git("add", str(init.relative_to(ROOT)), *(str(p.relative_to(ROOT)) for p in paths))
-    git("commit", "--quiet", "-m", f"Release {tag}: helpers {version}, setup cells synced")
+    manifest = ROOT / "helpers" / "published.json"
+    git("add", str(init.relative_to(ROOT)), str(manifest.relative_to(ROOT)),
+        *(str(p.relative_to(ROOT)) for p in paths))
+    git("commit", "--quiet", "-m", f"Release {tag}: helpers {version}, setup cells synced, "
+        f"published runs listed (attach {folder.relative_to(ROOT)}/* to the release)")
     git("tag", "-a", tag, "-m", f"Release {tag}")
     return tag
 
