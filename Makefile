@@ -21,7 +21,7 @@ PYTEST_ARGS := -n 2 --dist loadfile --nbval --nbval-current-env \
 BOOK_STAMP  := _build/html/.built
 BOOK_INPUTS := _config.yml _toc.yml intro.md $(wildcard chapters/*.ipynb) $(wildcard _ext/*.py _ext/*.js)
 
-.PHONY: install book test execute release constraints clean
+.PHONY: install book test execute verify-outputs reader-time release constraints clean
 .DELETE_ON_ERROR:
 
 install: $(STAMP) $(NPM_STAMP)
@@ -62,7 +62,16 @@ test: book
 execute: install
 	OMP_NUM_THREADS=1 $(PY) -m tools.notebooks execute $(NB)
 
-# Bump helpers.__version__, sync every setup cell, commit and tag v$(VERSION) (Colab clones the tag).
+# Maintainers, not CI (CI has no full data or runs): re-execute the chapters at full budget,
+# loading their runs from the store, and compare every output with the committed one.
+verify-outputs: install
+	OMP_NUM_THREADS=1 $(PY) -m tools.notebooks verify $(NB)
+
+# How long each chapter takes a reader with the published runs (benchmarks/README.md).
+reader-time: install
+	$(PY) -m benchmarks.reader_time $(CHAPTERS)
+
+# Pack the runs the chapters load (tools.publish), bump helpers.__version__, sync every setup cell, commit and tag v$(VERSION) (Colab clones the tag).
 release: install
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=0.2.0" >&2; exit 1; }
 	$(PY) -m tools.notebooks release $(VERSION)

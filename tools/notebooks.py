@@ -3,6 +3,7 @@
     python -m tools.notebooks sync              # rewrite every setup cell from the template
     python -m tools.notebooks check             # fail if any setup cell differs (CI, tests)
     python -m tools.notebooks execute [NB ...]  # re-run notebooks, write outputs + widget state
+    python -m tools.notebooks verify [NB ...]   # re-run at full budget, compare every output
     python -m tools.notebooks release 0.2.0     # pack the runs (tools.publish), bump helpers.__version__,
                                                 # sync, commit, tag v0.2.0
 
@@ -18,6 +19,7 @@ import argparse
 import os
 import pathlib
 import re
+import shutil
 import string
 import subprocess
 import sys
@@ -215,6 +217,41 @@ def execute(path: pathlib.Path, timeout: int = 3 * 3600) -> float:
     return time.perf_counter() - start
 
 
+TIMING_TAG = "timing"  # a cell whose output is a live time measurement: verify skips it
+VERIFY = ROOT / "_build" / "verify"
+
+
+def verify(paths) -> int:
+    """Re-execute chapters at full budget and compare every output with the committed one.
+
+    The committed outputs come from the full run, and the runs they load are in
+    the local store (or published), so a re-execution loads them and must print
+    the same numbers. nbval does the comparison on copies of the chapters in
+    _build/verify/ from which the `# NBVAL_IGNORE_OUTPUT` markers are removed,
+    except in cells tagged "timing" (live measurements of speed). Whether a run
+    was trained, loaded or downloaded is sanitised (tests/nbval_verify.cfg).
+    Returns pytest's exit code.
+    """
+    if VERIFY.exists():
+        shutil.rmtree(VERIFY)
+    VERIFY.mkdir(parents=True)
+    copies = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            first, _, rest = cell.source.partition("\n")
+            if (cell.cell_type == "code" and first.strip() == "# NBVAL_IGNORE_OUTPUT"
+                    and TIMING_TAG not in cell.metadata.get("tags", [])):
+                cell.source = rest
+        copies.append(VERIFY / path.name)
+        nbformat.write(nb, copies[-1])
+    env = {k: v for k, v in os.environ.items() if k != "CNN_BOOK_FAST"}
+    return subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                            "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
+                            str(ROOT / "tests" / "nbval_verify.cfg"), *map(str, copies)],
+                           cwd=ROOT, env=env)
+
+
 def git(*args: str, cwd: pathlib.Path = ROOT) -> str:
     out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if out.returncode:
@@ -259,7 +296,7 @@ def release(version: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["sync", "check", "execute", "release"])
+    parser.add_argument("command", choices=["sync", "check", "execute", "verify", "release"])
     parser.add_argument("notebooks", nargs="*",
                         help="notebooks to act on (default: every chapter); for release, the new version")
     args = parser.parse_args(argv)
@@ -292,6 +329,8 @@ def main(argv=None) -> int:
               "upgrade `make constraints`, then execute again.", file=sys.stderr)
         return 1
     os.environ.pop("CNN_BOOK_FAST", None)
+    if args.command == "verify":
+        return verify(paths)
     for path in paths:
         print(f"executing {path.relative_to(ROOT)} ...", flush=True)
         print(f"  done in {execute(path):.0f} s", flush=True)

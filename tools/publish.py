@@ -69,12 +69,18 @@ def status() -> int:
     return 0
 
 
-def pack(version: str, out: pathlib.Path | None = None) -> pathlib.Path:
-    """Copy every chapter's runs (and the JPEG copy) to `out`, write helpers/published.json."""
+def pack(version: str, out: pathlib.Path | None = None, manifest_path: pathlib.Path | None = None,
+         url: str | None = None, chapters: list[str] | None = None,
+         unlogged_ok: bool = False) -> pathlib.Path:
+    """Copy the runs of `chapters` (stems; default: every chapter) and the JPEG copy to `out`;
+    write the manifest (helpers/published.json unless `manifest_path`) with the files' `url`
+    (default: the GitHub release of `version`). unlogged_ok=True packs what the logs
+    list and lets a chapter without a log (never executed with this store) pass."""
     out = out or RELEASE / f"v{version}"
     store, logged = runs.store_folder(), chapter_runs()
-    missing_logs = [p.stem for p in notebooks.chapter_paths() if p.stem not in logged]
-    rows = {r["file"]: r for chapter in logged.values() for r in chapter}
+    chapters = chapters if chapters is not None else [p.stem for p in notebooks.chapter_paths()]
+    missing_logs = [stem for stem in chapters if stem not in logged and not unlogged_ok]
+    rows = {r["file"]: r for stem in chapters for r in logged.get(stem, [])}
     missing = sorted(f for f in rows if not (store / f).exists())
     if missing_logs or missing:
         raise SystemExit("publish: cannot pack "
@@ -101,12 +107,13 @@ def pack(version: str, out: pathlib.Path | None = None) -> pathlib.Path:
         print(f"publish: {datafiles.CIFAR_JPEG_ARCHIVE} not found in CNN_BOOK_DATA; the release "
               f"will not carry CIFAR-10's JPEG copy", file=sys.stderr)
     manifest = {"version": version,
-                "url": f"{notebooks.repo_url()}/releases/download/v{version}/",
+                "url": url or f"{notebooks.repo_url()}/releases/download/v{version}/",
                 "runs": entries, "data": data}
-    datafiles.PUBLISHED.write_text(json.dumps(manifest, indent=1) + "\n")
+    manifest_path = manifest_path or datafiles.PUBLISHED
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     total = sum(e["bytes"] for e in entries + data)
     print(f"packed {len(entries)} runs and {len(data)} data file(s), {total / 1e6:.1f} MB, "
-          f"into {out}; wrote {datafiles.PUBLISHED}")
+          f"into {out}; wrote {manifest_path}")
     return out
 
 
