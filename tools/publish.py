@@ -2,6 +2,7 @@
 
     python -m tools.publish status              # which runs each chapter loads; stored? published?
     python -m tools.publish pack 0.2.0          # copy them into _build/release/v0.2.0/, write the manifest
+    python -m tools.publish pack 0.2.0 --chapters 06 07   # only these chapters' runs
 
 `tools.notebooks execute` records, for every chapter it runs, the runs the
 chapter loaded or trained (artifacts/chapter-runs/<chapter>.jsonl, in the
@@ -122,12 +123,17 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["status", "pack"])
     parser.add_argument("version", nargs="?")
+    parser.add_argument("--chapters", nargs="+", metavar="NN",
+                        help="pack only these chapters' runs (by number, e.g. 06 07)")
     args = parser.parse_args(argv)
     if args.command == "status":
         return status()
     if not args.version:
         parser.error("pack needs the release's version, e.g. 0.2.0")
-    pack(args.version)
+    chapters = None
+    if args.chapters:
+        chapters = [p.stem for p in notebooks.chapter_paths() if p.name[:2] in args.chapters]
+    pack(args.version, chapters=chapters)
     return 0
 
 
