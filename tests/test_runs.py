@@ -409,3 +409,32 @@ def test_cifar10s_jpeg_copy_is_downloaded_from_the_release_and_checked(server, t
     manifest.write_text(json.dumps({"url": url, "runs": [], "data": [{**entry, "sha256": "0" * 64}]}))
     assert datafiles.download_published(datafiles.CIFAR_JPEG_ARCHIVE) is None   # hash refused
     assert not got.exists()
+
+
+def test_the_code_part_of_the_key_is_the_same_under_every_python_version():
+    """Colab runs another Python than the book was executed with: the normalised source of the
+    book's model functions must not depend on the version (ast.unparse's output does)."""
+    import glob
+    import inspect
+    import pathlib
+    import subprocess
+    import sys
+    script = "\n".join([
+        "import ast, hashlib, io, sys, textwrap, tokenize",
+        inspect.getsource(runs._normalise),
+        "text = open(sys.argv[1]).read()",
+        "h = hashlib.sha256()",
+        "for node in ast.walk(ast.parse(text)):",
+        "    if isinstance(node, ast.FunctionDef):",
+        "        h.update(_normalise(ast.get_source_segment(text, node)).encode())",
+        "print(h.hexdigest())"])
+    source = str(pathlib.Path(models.__file__))
+    interpreters = sorted(set(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[0-9]*/bin/python"))))
+    if not interpreters:
+        pytest.skip("no other Python interpreter on this machine")
+    here = subprocess.run([sys.executable, "-c", script, source], capture_output=True, text=True,
+                          check=True).stdout
+    for python in interpreters:
+        there = subprocess.run([python, "-c", script, source], capture_output=True, text=True)
+        assert there.returncode == 0, there.stderr
+        assert there.stdout == here, python
