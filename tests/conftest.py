@@ -1,4 +1,4 @@
-"""Shared pytest configuration: a deterministic Hypothesis profile, one torch thread."""
+"""Shared pytest configuration: a deterministic Hypothesis profile, one torch thread, no release."""
 
 import pytest
 import torch
@@ -8,6 +8,13 @@ from hypothesis import settings
 settings.register_profile("book", derandomize=True, deadline=None, max_examples=150,
                           database=None, print_blob=True)
 settings.load_profile("book")
+
+
+@pytest.fixture(autouse=True)
+def no_published_files(monkeypatch, tmp_path_factory):
+    """Unit tests never reach for the book's release (the network): they see an empty
+    manifest unless a test points CNN_BOOK_PUBLISHED at one of its own."""
+    monkeypatch.setenv("CNN_BOOK_PUBLISHED", str(tmp_path_factory.getbasetemp() / "none.json"))
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ import hashlib
 import http.server
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -324,7 +325,7 @@ def published(tmp_path, server, monkeypatch):
              "parts": json.loads(payload["parts"])}
     manifest = tmp_path / "published.json"
     manifest.write_text(json.dumps({"version": "0.0.0", "url": url, "runs": [entry]}))
-    monkeypatch.setattr(datafiles, "PUBLISHED", manifest)
+    monkeypatch.setenv(datafiles.PUBLISHED_ENV, str(manifest))
     return folder / path.name, tmp_path / "reader"
 
 
@@ -357,9 +358,10 @@ def test_a_published_file_of_another_run_is_refused(published, capsys):
     served, store = published
     other = torch.load(served, weights_only=True)
     torch.save({**other, "key": "f" * 16}, served)
-    manifest = json.loads(datafiles.PUBLISHED.read_text())
+    path = pathlib.Path(os.environ[datafiles.PUBLISHED_ENV])
+    manifest = json.loads(path.read_text())
     manifest["runs"][0]["sha256"] = hashlib.sha256(served.read_bytes()).hexdigest()
-    datafiles.PUBLISHED.write_text(json.dumps(manifest))
+    path.write_text(json.dumps(manifest))
     _, history = fit_or_load(store)
     assert "is refused (it holds the run with key 'ffffffffffffffff'" in capsys.readouterr().out
     assert history.origin == "trained"
@@ -384,7 +386,7 @@ def test_a_mismatch_with_the_published_run_of_that_name_says_what_differs(publis
 
 
 def test_the_committed_manifest_lists_files_with_their_hashes():
-    manifest = datafiles.published()
+    manifest = datafiles.published(datafiles.PUBLISHED)
     for entry in manifest["runs"]:
         assert set(entry) >= {"name", "key", "file", "bytes", "sha256", "parts"}
         assert entry["file"] == f"{entry['name']}-{entry['key']}.pt"
@@ -401,7 +403,7 @@ def test_cifar10s_jpeg_copy_is_downloaded_from_the_release_and_checked(server, t
              "sha256": hashlib.sha256(blob).hexdigest()}
     manifest = tmp_path / "published.json"
     manifest.write_text(json.dumps({"url": url, "runs": [], "data": [entry]}))
-    monkeypatch.setattr(datafiles, "PUBLISHED", manifest)
+    monkeypatch.setenv(datafiles.PUBLISHED_ENV, str(manifest))
     monkeypatch.setenv(datafiles.DATA_ENV, str(tmp_path / "downloads"))
     got = datafiles.download_published(datafiles.CIFAR_JPEG_ARCHIVE)
     assert got == tmp_path / "downloads" / datafiles.CIFAR_JPEG_ARCHIVE and got.read_bytes() == blob
