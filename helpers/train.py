@@ -22,6 +22,7 @@ CNN_BOOK_PROGRESS=1/0 or progress=True/False overrides the choice.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -310,7 +311,7 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
     for what, split in (("train_data", train_data), ("eval_data", eval_data)):
         if len(split) == 0:
             raise ValueError(f"fit got an empty {what} (0 images); nothing to train or measure on")
-    _check_last_batch(model, len(train_data), recipe.batch_size)
+    _check_last_batch(model, train_data, recipe.batch_size)
     device = repro.pick_device(device)
     enabled = progress_enabled(progress)
     model.to(device)
@@ -396,13 +397,27 @@ def as_recipe(recipe: Recipe | None, changes: dict) -> Recipe:
     return recipe.replace(**changes)
 
 
-def _check_last_batch(model: nn.Module, n: int, batch_size: int) -> None:
-    """BatchNorm cannot normalise a batch of one image in training: say so before training."""
-    if n % batch_size == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                                   for m in model.modules()):
-        raise ValueError(f"{n} training images in batches of {batch_size} leave a last batch of one "
-                         f"image, which BatchNorm cannot normalise in training; pick another "
-                         f"batch_size, or take({n - 1}) images")
+def _check_last_batch(model: nn.Module, data: Split, batch_size: int) -> None:
+    """Refuse, before training, a last batch of one image that BatchNorm cannot normalise.
+
+    With one image a BatchNorm1d (or a BatchNorm2d on 1x1 maps) has one value per
+    channel and torch raises, but only when that batch comes, after a whole epoch.
+    A copy of the model is tried on one image in train mode to find out.
+    """
+    n = len(data)
+    if n % batch_size != 1 or not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                      for m in model.modules()):
+        return
+    x, _ = next(data.batches(1, device=_model_device(model)))
+    try:
+        with torch.no_grad():
+            copy.deepcopy(model).train()(x)
+    except ValueError as exc:
+        if "more than 1 value per channel" not in str(exc):
+            raise
+        raise ValueError(f"{n} training images in batches of {batch_size} leave a last batch of "
+                         f"one image, which this model's BatchNorm cannot normalise in training; "
+                         f"pick another batch_size, or take({n - 1}) images") from None
 
 
 def _model_device(model: nn.Module) -> torch.device:

@@ -309,8 +309,10 @@ def test_a_bad_device_variable_is_named(monkeypatch):
 def test_a_last_batch_of_one_image_with_batchnorm_is_refused_before_training():
     split = tiny_task(17)
     with pytest.raises(ValueError, match="last batch of one image.*take\\(16\\)"):
-        train.fit(models.LeNet(batch_norm=True), split, split, epochs=1, batch_size=8)
+        train.fit(models.LeNet(batch_norm=True), split, split, epochs=1, batch_size=8)  # BatchNorm1d
     train.fit(models.LeNet(), split, split, epochs=1, batch_size=8, progress=False)  # no BN: fine
+    conv_bn = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(2704, 10))
+    train.fit(conv_bn, split, split, epochs=1, batch_size=8, progress=False)  # 26x26 values: fine
 
 
 def test_weights_made_non_finite_by_the_last_step_stop_fit():
