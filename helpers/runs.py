@@ -239,8 +239,7 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, ev
     path = folder / rk.file
     say = (lambda line: None) if quiet else print
     if not retrain:
-        found = (_from_store(path, model, rk, say) or _from_legacy(path, model, rk, say)
-                 or _from_published(path, model, rk, say))
+        found = _from_store(path, model, rk, say) or _from_published(path, model, rk, say)
         if found is not None:
             _log(rk, found.origin)
             say(_report(rk, found))
@@ -440,58 +439,3 @@ def _from_published(path, model, rk, say) -> train.History | None:
     finally:
         pathlib.Path(tmp).unlink(missing_ok=True)
     return None
-
-
-# --------------------------------------------------------------------------- TEMPORARY: re-keying
-
-
-def _from_legacy(path, model, rk, say) -> train.History | None:
-    """TEMPORARY (removed once the maintainers' store is re-keyed): a run saved under the
-    first code hash (ast.unparse of each class, which differs between Python versions) is the
-    same run when every other part matches and its code hashes equal under that old rule;
-    move it to its new key instead of training it again. Only with CNN_BOOK_REKEY_LEGACY=1."""
-    if not os.environ.get("CNN_BOOK_REKEY_LEGACY"):
-        return None
-    old = RunKey(rk.name, {**rk.parts, "code": _legacy_code_hash(model)[:16]})
-    old_path = path.parent / old.file
-    if not old_path.exists():
-        return None
-    history = load(old_path, model, old, origin="store")
-    save(path, model, history, rk)
-    old_path.unlink()
-    say(f"{rk.name}: moved {old_path.name} to {path.name} (the same run under its new key)")
-    return history
-
-
-def _legacy_code_hash(model: nn.Module) -> str:
-    classes = {c for m in model.modules() for c in type(m).__mro__ if not _from_library(c)}
-    h = hashlib.sha256()
-    for cls in sorted(classes, key=lambda c: (c.__module__, c.__qualname__)):
-        h.update(f"{cls.__module__}.{cls.__qualname__}\n{_legacy_class_source(cls)}\n".encode())
-    return h.hexdigest()
-
-
-def _legacy_class_source(cls: type) -> str:
-    try:
-        return _legacy_normalise(inspect.getsource(cls))
-    except (OSError, TypeError):
-        pass
-    pieces = []
-    for attr, value in sorted(vars(cls).items()):
-        func = getattr(value, "fget", None) or getattr(value, "__func__", None) or value
-        if inspect.isfunction(func):
-            try:
-                pieces.append(_legacy_normalise(inspect.getsource(func)))
-            except (OSError, TypeError):
-                pieces.append(f"{attr}: {func.__code__.co_code.hex()}")
-    return "\n".join(pieces)
-
-
-def _legacy_normalise(source: str) -> str:
-    tree = ast.parse(textwrap.dedent(source))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
