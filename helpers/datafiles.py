@@ -61,6 +61,7 @@ from helpers import repro
 DATA_ENV = "CNN_BOOK_DATA"
 OFFLINE_ENV = "CNN_BOOK_OFFLINE"
 PUBLISHED_URL_ENV = "CNN_BOOK_RUNS_URL"
+PUBLISHED_ENV = "CNN_BOOK_PUBLISHED"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PUBLISHED = pathlib.Path(__file__).resolve().with_name("published.json")
 BOOK_DATA = ROOT / "data"
@@ -214,8 +215,9 @@ def published(path: pathlib.Path | None = None) -> dict:
     """The files published with the book's release (helpers/published.json, written by
     `python -m tools.publish`): {"version", "url", "runs": [...], "data": [...]}, each file
     with its name, size and SHA-256. CNN_BOOK_RUNS_URL replaces `url` (a mirror, a local
-    server in tests)."""
-    path = PUBLISHED if path is None else path
+    server in tests); CNN_BOOK_PUBLISHED names another manifest (benchmarks/reader_time.py)."""
+    if path is None:
+        path = pathlib.Path(os.environ[PUBLISHED_ENV]) if os.environ.get(PUBLISHED_ENV) else PUBLISHED
     found = json.loads(path.read_text()) if path.exists() else {}
     found.setdefault("runs", [])
     found.setdefault("data", [])
