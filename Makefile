@@ -21,7 +21,7 @@ PYTEST_ARGS := -n 2 --dist loadfile --nbval --nbval-current-env \
 BOOK_STAMP  := _build/html/.built
 BOOK_INPUTS := _config.yml _toc.yml intro.md $(wildcard chapters/*.ipynb) $(wildcard _ext/*.py _ext/*.js)
 
-.PHONY: install book test execute verify-outputs reader-time release constraints clean
+.PHONY: install book test unit execute verify-outputs reader-time release constraints clean
 .DELETE_ON_ERROR:
 
 install: $(STAMP) $(NPM_STAMP)
@@ -54,6 +54,11 @@ $(BOOK_STAMP): $(STAMP) $(NPM_STAMP) $(BOOK_INPUTS)
 
 test: book
 	CNN_BOOK_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# The quick run while editing helpers/ or tools/: their unit tests alone, no chapter, no
+# browser, no git or pip (the `slow` and `browser` markers, tests/conftest.py).
+unit: install
+	CNN_BOOK_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "not slow and not browser" tests
 
 # Re-run chapters and write their outputs back (all of them, or NB=chapters/x.ipynb).
 # One torch thread: training results then do not depend on the machine's core count

@@ -25,3 +25,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# Files whose tests run a kernel, git or pip: `make unit` leaves them out.
+SLOW_FILES = {"test_colab.py", "test_setup_cell.py"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test by where it lives: chapters (nbval) and SLOW_FILES are slow, tests/browser
+    is browser; everything else is a unit test of the helpers and tools."""
+    for item in items:
+        path = item.path
+        if path.suffix == ".ipynb" or path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+        if "browser" in path.parts:
+            item.add_marker(pytest.mark.browser)
