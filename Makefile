@@ -61,16 +61,15 @@ unit: install
 	CNN_BOOK_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -m "not slow and not browser" tests
 
 # Re-run chapters and write their outputs back (all of them, or NB=chapters/x.ipynb).
-# One torch thread: training results then do not depend on the machine's core count
-# (a different number of threads sums in a different order), so a rerun reproduces
-# the committed numbers, which the prose quotes.
+# The tool runs them with one torch thread (OMP_NUM_THREADS=1): training results then do
+# not depend on the machine's core count, so a rerun reproduces the committed numbers.
 execute: install
-	OMP_NUM_THREADS=1 $(PY) -m tools.notebooks execute $(NB)
+	$(PY) -m tools.notebooks execute $(NB)
 
 # Maintainers, not CI (CI has no full data or runs): re-execute the chapters at full budget,
 # loading their runs from the store, and compare every output with the committed one.
 verify-outputs: install
-	OMP_NUM_THREADS=1 $(PY) -m tools.notebooks verify $(NB)
+	$(PY) -m tools.notebooks verify $(NB)
 
 # How long each chapter takes a reader with the published runs (benchmarks/README.md).
 reader-time: install

@@ -112,7 +112,7 @@ def offline() -> bool:
 
 def env_root() -> pathlib.Path | None:
     """The directory in CNN_BOOK_DATA, or None when it is unset. A file there is an error."""
-    value = os.environ.get(DATA_ENV, "").strip()
+    value = repro.setting(DATA_ENV)
     if not value:
         return None
     path = pathlib.Path(value).expanduser()
@@ -138,7 +138,7 @@ def show(path: pathlib.Path) -> str:
     path = path.resolve()
     with contextlib.suppress(ValueError):
         return str(path.relative_to(ROOT))
-    env = os.environ.get(DATA_ENV, "").strip()
+    env = repro.setting(DATA_ENV)
     if env:
         with contextlib.suppress(ValueError):
             return f"${DATA_ENV}/{path.relative_to(pathlib.Path(env).expanduser().resolve())}"
@@ -217,11 +217,11 @@ def published(path: pathlib.Path | None = None) -> dict:
     with its name, size and SHA-256. CNN_BOOK_RUNS_URL replaces `url` (a mirror, a local
     server in tests); CNN_BOOK_PUBLISHED names another manifest (benchmarks/reader_time.py)."""
     if path is None:
-        path = pathlib.Path(os.environ[PUBLISHED_ENV]) if os.environ.get(PUBLISHED_ENV) else PUBLISHED
+        path = pathlib.Path(repro.setting(PUBLISHED_ENV) or PUBLISHED)
     found = json.loads(path.read_text()) if path.exists() else {}
     found.setdefault("runs", [])
     found.setdefault("data", [])
-    found["url"] = (os.environ.get(PUBLISHED_URL_ENV) or found.get("url", "")).rstrip("/") + "/"
+    found["url"] = (repro.setting(PUBLISHED_URL_ENV) or found.get("url", "")).rstrip("/") + "/"
     return found
 
 

@@ -6,7 +6,7 @@ sits at the field's centre. A network trained on MNIST has only seen digits
 like that, so a drawing must be prepared the same way before it is
 classified. `center_digit` does it in Python; NetworkExplorer's JavaScript
 (helpers/widgets/net_math.js, `centerDigit`) does the same, step for step,
-and tests/test_drawing.py checks that both agree.
+and tests/test_network_explorer.py checks that both agree.
 """
 
 from __future__ import annotations

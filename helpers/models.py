@@ -592,7 +592,6 @@ class VGGBlock(nn.Sequential):
 # convolutions each, BN after every convolution; its convolutions keep their
 # biases). With the default widths (32, 64, 128), on 3x32x32: 289,194
 # parameters, 38,634,752 MACs.
-VGGSmall = SmallVGG
 
 
 class NiNBlock(nn.Sequential):
@@ -843,6 +842,6 @@ def cifar_networks() -> dict[str, Callable[[], nn.Module]]:
     Chapter 11 and benchmarks/cifar_models.py train exactly these: the classes'
     defaults, and ResNet-20 = ResNetSmall(blocks=3, widths=(16, 32, 64)).
     """
-    return {"VGG": VGGSmall, "NiN": NiNSmall, "GoogLeNet": GoogLeNetSmall,
+    return {"VGG": SmallVGG, "NiN": NiNSmall, "GoogLeNet": GoogLeNetSmall,
             "ResNet-20": functools.partial(ResNetSmall, blocks=3, widths=(16, 32, 64)),
             "DenseNet": DenseNetSmall}

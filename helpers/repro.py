@@ -1,7 +1,9 @@
-"""Reproducibility: explicit seeding, device choice and the CI budget flag.
+"""Reproducibility: explicit seeding, device choice, the CI budget flag, and the settings.
 
 Nothing here runs on import. A chapter calls ``seed_everything`` itself, so
-the reader sees where randomness is fixed.
+the reader sees where randomness is fixed. This module is the one place that
+reads the book's environment variables (SETTINGS lists them all); the other
+modules ask `setting(name)` or `env_flag(name)`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,23 @@ import random
 import numpy as np
 import torch
 
-import helpers
 from helpers import checks
 
 FAST_ENV = "CNN_BOOK_FAST"
 DEVICE_ENV = "CNN_BOOK_DEVICE"
+# Every environment variable the book reads, and what it changes.
+SETTINGS = {
+    FAST_ENV: "1: the small CI budget (fewer images and epochs in the training chapters)",
+    DEVICE_ENV: "cpu, cuda, cuda:1, mps: this device instead of the best one there is",
+    "CNN_BOOK_DATA": "a folder holding the datasets (mnist/, cifar10-jpeg.tar.gz, ...)",
+    "CNN_BOOK_OFFLINE": "1: never download (datasets or published runs)",
+    "CNN_BOOK_STORE": "the run store's folder, instead of artifacts/",
+    "CNN_BOOK_RETRAIN": "1: runs.fit_or_load always trains",
+    "CNN_BOOK_RUN_LOG": "a file to which runs.fit_or_load appends every run it returns",
+    "CNN_BOOK_RUNS_URL": "where published runs are downloaded from, instead of the manifest's URL",
+    "CNN_BOOK_PUBLISHED": "another manifest of published runs than helpers/published.json",
+    "CNN_BOOK_PROGRESS": "1 or 0: draw the training progress bar, or never",
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -30,6 +44,13 @@ def seed_everything(seed: int) -> int:
     return seed
 
 
+def setting(name: str) -> str:
+    """The value of one of the book's environment variables (SETTINGS), stripped; "" when unset."""
+    if name not in SETTINGS:
+        raise KeyError(f"{name!r} is not one of the book's settings: {', '.join(SETTINGS)}")
+    return os.environ.get(name, "").strip()
+
+
 def env_flag(name: str) -> bool:
     """An on/off environment variable, read strictly: the one parser for every such flag.
 
@@ -38,14 +59,13 @@ def env_flag(name: str) -> bool:
     else raises ValueError naming the variable, so a typo such as "maybe" is
     never silently taken as off.
     """
-    raw = os.environ.get(name, "")
-    value = raw.strip().lower()
+    value = setting(name).lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
     raise ValueError(f"environment variable {name} must be one of 1/0/true/false/yes/no/on/off "
-                     f"(or empty), got {raw!r}")
+                     f"(or empty), got {os.environ[name]!r}")
 
 
 def fast_mode() -> bool:
@@ -69,8 +89,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
     if prefer is not None and not isinstance(prefer, str):
         raise TypeError(f"device must be a str such as 'cpu' or 'cuda:0', or a torch.device, "
                         f"got {prefer!r}")
-    from_env = not prefer and bool(os.environ.get(DEVICE_ENV, "").strip())
-    wanted = prefer or os.environ.get(DEVICE_ENV, "").strip() or None
+    from_env = not prefer and bool(setting(DEVICE_ENV))
+    wanted = prefer or setting(DEVICE_ENV) or None
     where = f" (from the environment variable {DEVICE_ENV})" if from_env else ""
     available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
     if wanted is not None:
@@ -92,12 +112,3 @@ def pick_device(prefer: str | None = None) -> torch.device:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
-
-
-def check_version(expected: str) -> None:
-    """Raise if the importable helpers are not the version a chapter was written for."""
-    if helpers.__version__ != expected:
-        raise RuntimeError(
-            f"this chapter expects helpers {expected}, but helpers {helpers.__version__} "
-            f"was imported from {os.path.dirname(helpers.__file__)}"
-        )

@@ -265,7 +265,7 @@ def store_folder(store: str | os.PathLike | None = None) -> pathlib.Path:
     """The local store: `store`, else CNN_BOOK_STORE, else artifacts/ beside helpers/."""
     if store is not None:
         return pathlib.Path(store)
-    return pathlib.Path(os.environ[STORE_ENV]) if os.environ.get(STORE_ENV) else STORE
+    return pathlib.Path(repro.setting(STORE_ENV) or STORE)
 
 
 def _report(rk: RunKey, history: train.History) -> str:
@@ -393,7 +393,7 @@ def _alive(pid: int) -> bool:
 
 def _log(rk: RunKey, origin: str) -> None:
     """Append the run to the file CNN_BOOK_RUN_LOG names (tools.notebooks execute sets it)."""
-    log = os.environ.get(RUN_LOG_ENV)
+    log = repro.setting(RUN_LOG_ENV)
     if log:
         with open(log, "a") as f:
             f.write(json.dumps({"name": rk.name, "key": rk.key, "file": rk.file,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import os
 import sys
 import time
 
@@ -432,7 +431,7 @@ def progress_enabled(progress: bool | None = None) -> bool:
     """Whether to draw a progress bar: see the module docstring for the rule."""
     if progress is not None:
         return checks.as_bool(progress, "progress")
-    if os.environ.get(PROGRESS_ENV, "").strip():  # set: on or off, parsed strictly
+    if repro.setting(PROGRESS_ENV):  # set: on or off, parsed strictly
         return repro.env_flag(PROGRESS_ENV)
     if repro.fast_mode():
         return False

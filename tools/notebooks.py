@@ -329,6 +329,13 @@ def main(argv=None) -> int:
               "upgrade `make constraints`, then execute again.", file=sys.stderr)
         return 1
     os.environ.pop("CNN_BOOK_FAST", None)
+    # One torch thread, whoever runs this (make execute, or this module directly): with
+    # more threads torch sums in another order, training ends a few digits elsewhere, and the
+    # committed numbers, which the prose quotes, would not repeat. The kernel inherits it.
+    if os.environ.get("OMP_NUM_THREADS") not in (None, "1"):
+        print(f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} ignored: the chapters are executed "
+              "with one thread", file=sys.stderr)
+    os.environ["OMP_NUM_THREADS"] = "1"
     if args.command == "verify":
         return verify(paths)
     for path in paths:

@@ -1,8 +1,8 @@
 // The arithmetic behind NetworkExplorer, with no DOM: decode the exported
 // weights, preprocess a drawing the way MNIST was made, run the network layer
 // by layer, and trace a unit's receptive field back to the input.
-// tests/test_widgets.py runs this file with node and checks it against torch
-// and helpers.drawing; tests/browser/test_network_explorer.py checks it in the book.
+// tests/test_network_explorer.py runs this file with node and checks it against torch
+// and helpers.drawing; tests/browser/test_network_explorer_page.py checks it in the book.
 //
 // Maps are Float64Array in (C, H, W) order, row by row; vectors are Float64Array.
 
