@@ -115,14 +115,59 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
 _FONTAWESOME_JS = re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js(?:\?[^"]*)?"></script>\n?')
 
 
-def drop_fontawesome_js(app, exception) -> None:
+# Accessible names that differ from the visible label fail axe's label-content-name-mismatch:
+# the theme's search field shows "Search Ctrl+K" but is named "Search", and myst-nb's hidden
+# cells show "Show code cell source" but are named "Toggle hidden content". Without the
+# aria-label, the name is the visible text.
+_MISNAMED = (re.compile(r'(<button class="btn search-button-field[^>]*?) aria-label="Search"'),
+             re.compile(r'(<summary) aria-label="Toggle hidden content"'))
+_WIDGET_VIEW = '<script type="application/vnd.jupyter.widget-view+json">'
+_SKIP_LINK = re.compile(r'(<div id="pst-skip-link" class="skip-link d-print-none">.*?</div>)')
+_ARTICLE = re.compile(r'(<article class="bd-article"[^>]*>)')
+NOSCRIPT = ('<noscript><p class="cnnbook-noscript">The interactive explorers on this page need '
+            'JavaScript; with it turned off, the text, code and figures are all here.</p></noscript>')
+
+
+def tidy_page(text: str) -> str:
+    """The built page as readers get it: no fontawesome.js, names that match their labels,
+    and on pages with explorers a skip link to the first one and a note for readers
+    without JavaScript."""
+    text = _FONTAWESOME_JS.sub("", text)
+    for pattern in _MISNAMED:
+        text = pattern.sub(r"\1", text)
+    if _WIDGET_VIEW in text and 'id="first-explorer"' not in text:
+        text = text.replace(_WIDGET_VIEW, '<span id="first-explorer" tabindex="-1"></span>' + _WIDGET_VIEW, 1)
+        text = _SKIP_LINK.sub(r'\1<div class="skip-link d-print-none">'
+                              r'<a href="#first-explorer">Skip to the first explorer</a></div>', text, 1)
+        text = _ARTICLE.sub(r"\1" + NOSCRIPT, text, 1)
+    return text
+
+
+REDIRECT = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<link rel="icon" href="_static/favicon.svg" type="image/svg+xml">
+<meta http-equiv="Refresh" content="0; url={target}">
+</head>
+<body><p><a href="{target}">{title}</a></p></body>
+</html>
+"""
+_BARE_REDIRECT = re.compile(r'\s*<meta http-equiv="Refresh" content="0; url=([^"]+)" />\s*')
+
+
+def tidy_pages(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    for page in pathlib.Path(app.outdir).rglob("*.html"):
+    out = pathlib.Path(app.outdir)
+    for page in out.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        trimmed = _FONTAWESOME_JS.sub("", text)
-        if trimmed != text:
-            page.write_text(trimmed, encoding="utf-8")
+        found = _BARE_REDIRECT.fullmatch(text)
+        tidied = (REDIRECT.format(title=app.config.html_title or app.config.project, target=found[1])
+                  if found else tidy_page(text))
+        if tidied != text:
+            page.write_text(tidied, encoding="utf-8")
 
 
 def on_config_inited(app, config) -> None:
@@ -134,5 +179,5 @@ def on_config_inited(app, config) -> None:
 def setup(app):
     app.connect("config-inited", on_config_inited)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
-    app.connect("build-finished", drop_fontawesome_js)
+    app.connect("build-finished", tidy_pages, priority=900)  # after the index redirect is written
     return {"parallel_read_safe": True, "parallel_write_safe": True}

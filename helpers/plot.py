@@ -1,7 +1,13 @@
-"""Small plotting helpers shared by the chapters.
+"""Small plotting helpers shared by the chapters, and the book's figure style.
 
 Every function draws into an existing Axes when given ``ax=`` and returns
 what it drew on, so a chapter decides layout, titles and when to show.
+
+The style (`use_book_style`, called by every chapter's setup cell) is one rule
+for every figure: at most COLUMN inches wide, so the page never shrinks it and
+text of MIN_FONT points is at least 9.7 pixels on the book's 688-pixel column
+at 100 dpi; and stored at twice that resolution, so it stays sharp on 2x
+screens. tests/test_book.py checks every committed figure against it.
 """
 
 from __future__ import annotations
@@ -11,6 +17,33 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+
+
+COLUMN = 6.8      # inches: the widest figure, 680 px at 100 dpi (the page's column is 688 px)
+MIN_FONT = 7      # points: the smallest text a figure may use (9.7 px at 100 dpi)
+STYLE = {
+    "figure.dpi": 100,
+    "figure.figsize": (COLUMN, 3.4),
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's figure style (see the module docstring) to what follows.
+
+    In a Jupyter kernel, figures are also sent as 2x PNGs that the page shows
+    at their 1x size (matplotlib-inline's "retina" format)."""
+    plt.rcParams.update(STYLE)
+    import sys
+    shell = sys.modules.get("IPython")
+    if shell is not None and shell.get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("retina")
 
 
 def _numpy(x) -> np.ndarray:
@@ -59,6 +92,7 @@ def show_images(images, titles=None, ncols: int | None = None, diverging=False,
     n = len(images)
     ncols = ncols or n
     nrows = math.ceil(n / ncols)
+    size = min(size, COLUMN / ncols)   # a wide row is made smaller, never wider than the page
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     flags = diverging if isinstance(diverging, (list, tuple)) else [diverging] * n
     for i, ax in enumerate(axes.flat):
@@ -185,9 +219,13 @@ def misclassified(images, labels, predictions, classes, n: int = 12, ncols: int 
         wrong = wrong[np.argsort(-conf[wrong], kind="stable")]
     wrong = wrong[:n]
     titles = [f"{classes[labels[i]]} -> {classes[predictions[i]]}"
-              + (f" {conf[i]:.2f}" if confidence is not None else "") for i in wrong]
-    return show_images([_to_display(images[i]) for i in wrong], titles,
+              + (f"\n{conf[i]:.2f}" if confidence is not None else "") for i in wrong]
+    axes = show_images([_to_display(images[i]) for i in wrong], titles,
                        ncols=min(ncols, len(wrong)), size=size)
+    for ax in axes.flat:   # "automobile -> airplane" fits over a narrow image at 9 points
+        ax.title.set_fontsize(9)
+    axes.flat[0].figure.tight_layout()
+    return axes
 
 
 def kernels(weight, ncols: int = 8, size: float = 1.0):

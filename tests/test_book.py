@@ -204,3 +204,58 @@ def test_test_files_have_unique_names():
     root = pathlib.Path(__file__).parent
     names = [p.name for p in root.rglob("test_*.py")]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+# --------------------------------------------------------------------------- figures
+
+PAGE_COLUMN_PX = 688   # the text column of a page at 1280 px (the theme's article width)
+SMALLEST_TEXT_PX = 9   # the smallest figure text a reader gets on that column
+
+
+def figures(path):
+    """(cell, PNG width in pixels, width the page shows it at) for every figure of a chapter."""
+    import base64
+    import struct
+    for cell in code_cells(path):
+        for out in cell.outputs:
+            if "image/png" in out.get("data", {}):
+                png = base64.b64decode(out["data"]["image/png"])
+                width = struct.unpack(">I", png[16:20])[0]
+                shown = out.get("metadata", {}).get("image/png", {}).get("width", width)
+                yield cell, width, shown
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_figure_text_is_at_least_9_px_and_sharp_on_2x_screens(path):
+    """The smallest text a figure can hold (plot.MIN_FONT points at 100 dpi) times the factor
+    the page shrinks the figure by is at least 9 px; each PNG has twice the pixels it is
+    shown at (plot.use_book_style)."""
+    from helpers import plot
+    for cell, width, shown in figures(path):
+        smallest = plot.MIN_FONT * 100 / 72 * min(1.0, PAGE_COLUMN_PX / shown)
+        assert smallest >= SMALLEST_TEXT_PX, (
+            f"cell {cell.id}: a figure {shown} px wide is shrunk to the {PAGE_COLUMN_PX} px column, "
+            f"so its smallest text is {smallest:.1f} px; make it at most {plot.COLUMN} inches wide")
+        assert width >= 1.9 * shown, f"cell {cell.id}: {width} px PNG shown at {shown} px (not 2x)"
+
+
+def test_no_figure_text_is_set_below_the_smallest_size():
+    from helpers import plot
+    sizes = [v for k, v in plot.STYLE.items() if k.endswith("size") and k != "figure.figsize"]
+    assert min(sizes) >= plot.MIN_FONT
+    sources = [(p.name, "\n".join(c.source for c in code_cells(p))) for p in CHAPTERS]
+    sources.append(("helpers/plot.py", (ROOT / "helpers" / "plot.py").read_text()))
+    for name, text in sources:
+        for found in re.findall(r"fontsize=(\d+(?:\.\d+)?)", text):
+            assert float(found) >= plot.MIN_FONT, f"{name}: fontsize={found}"
+        assert not re.search(r"fontsize=['\"]xx?-small", text), name
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_has_a_description(path):
+    """myst-nb turns the cell's mystnb.image.alt into the figure's alt text (a screen reader
+    reads it); without it the alt is the image's file name."""
+    for cell, _, _ in figures(path):
+        alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+        assert len(alt) >= 40, f"cell {cell.id} of {path.name}: no description (mystnb.image.alt)"
+        assert not re.search(r"\.(png|svg|jpe?g)\b|^(image|figure) of", alt, re.I), alt

@@ -18,7 +18,7 @@ def test_misclassified_shows_the_most_confident_mistakes_first():
     conf = torch.tensor([0.9, 0.5, 0.99, 0.7, 0.8, 0.6])
     axes = plot.misclassified(images, labels, preds, ["a", "b", "c"], n=3, confidence=conf)
     titles = [ax.get_title() for ax in axes.flat if ax.get_title()]
-    assert titles == ["c -> a 0.99", "a -> b 0.70", "c -> b 0.60"]
+    assert titles == ["c -> a\n0.99", "a -> b\n0.70", "c -> b\n0.60"]
     first = [ax.get_title() for ax in plot.misclassified(images, labels, preds, "abc", n=2).flat
              if ax.get_title()]
     assert first == ["b -> c", "c -> a"]

@@ -86,7 +86,8 @@ if helpers.__version__ != BOOK_VERSION:
             "Restart session; Jupyter: Kernel > Restart) and run this cell again." if fetched else
             "Open the chapter from the same checkout as its helpers (after a version bump: "
             "python -m tools.notebooks sync)."))
-from helpers import repro
+from helpers import plot, repro
+plot.use_book_style()          # the book's figure size, fonts and resolution
 FAST = repro.fast_mode()       # CNN_BOOK_FAST=1 (set in CI): small data, few epochs
 DEVICE = repro.pick_device()   # cuda, then mps, then cpu
 SEED = repro.seed_everything(0)  # every chapter starts from the same random state""")
