@@ -55,9 +55,15 @@ def _pair(value, name: str, minimum: int) -> tuple[int, int]:
     return pair
 
 
+_NARROW = (torch.bool, torch.uint8, torch.int8, torch.int16)
+
+
 def _check_tensor(X, ndim: int, name: str, layout: str, func: str) -> None:
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"{func} expects {name} to be a torch.Tensor, got {type(X).__name__}")
+    if X.dtype in _NARROW:   # 40 * 40 in uint8 is 64: sums of products wrap around silently
+        raise TypeError(f"{func}: {name} is {X.dtype}, too narrow for sums of products (they wrap "
+                        f"around); convert it first, e.g. {name}.float()")
     if X.dim() != ndim:
         hint = ""
         if name == "X" and X.dim() == ndim - 1:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from helpers import datafiles
+from helpers import checks, datafiles
 from helpers.datafiles import (CIFAR10_CLASSES, DATA_ENV, FASHION_MNIST_CLASSES,  # noqa: F401
                                MNIST_CLASSES, OFFLINE_ENV, DataFileError)
 
@@ -62,6 +62,11 @@ class Split:
         if not all(np.isfinite(s) and s > 0 for s in self.std):
             raise ValueError(f"every std must be a positive number (the batches divide by it), "
                              f"got {self.std}")
+        if not all(np.isfinite(m) for m in self.mean):
+            raise ValueError(f"every mean must be a finite number, got {self.mean}")
+        if self.labels.dtype != torch.int64 or (len(self.labels) and int(self.labels.min()) < 0):
+            raise ValueError(f"labels must be class numbers 0, 1, ... (int64), got {self.labels.dtype} "
+                             f"labels from {self.labels.min().item() if len(self.labels) else None}")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -73,10 +78,11 @@ class Split:
 
     def take(self, n: int | None, seed: int = 0) -> Split:
         """A random subset of n images (the same n for the same seed); None keeps all."""
-        if n is None or n >= len(self):
+        if n is None:
             return self
-        if n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = checks.as_int(n, "n", low=1)
+        if n >= len(self):
+            return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         return dataclasses.replace(self, images=self.images[idx], labels=self.labels[idx])
 
@@ -180,6 +186,12 @@ class Dataset:
     classes: tuple[str, ...]
     source: str
 
+    def __post_init__(self):
+        for name, split in (("train", self.train), ("test", self.test)):
+            if len(split) and int(split.labels.max()) >= len(self.classes):
+                raise ValueError(f"{self.name}: a {name} label is {int(split.labels.max())}, but there "
+                                 f"are only {len(self.classes)} classes (labels 0 to {len(self.classes) - 1})")
+
     def take(self, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:
         """A smaller dataset (random, seeded subsets of each split); `source` is unchanged."""
         return dataclasses.replace(self, train=self.train.take(n_train, seed),
@@ -218,6 +230,8 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool = True
     cropped back to H x W at a random offset. Random numbers come from the CPU
     `generator`; the work happens on x's device.
     """
+    flip = checks.as_bool(flip, "flip")
+    padding = checks.as_int(padding, "padding", low=0)
     n, c, h, w = x.shape
     if flip:
         mask = (torch.rand(n, generator=generator) < 0.5).to(x.device)

@@ -462,9 +462,9 @@ class _Recorder:
     def pre_hook(self, name: str, m: nn.Module, args: tuple) -> None:
         x = _first_tensor(args)
         where = f"{name or '(model)'} ({type(m).__name__})"
+        self.stack.append((name, None if x is None else self.field_of(x), x))   # "in <name>"
         if x is not None:
             _check_input(m, where, x, self.input_shape)
-        self.stack.append((name, None if x is None else self.field_of(x), x))
 
     def hook(self, name: str, m: nn.Module, args: tuple, output: Any) -> None:
         _, f_in, x = self.stack.pop()
@@ -537,7 +537,7 @@ def summarize(model: nn.Module, input_shape: Sequence[int]) -> Summary:
         with torch.no_grad():
             try:
                 output = model(x)
-            except RuntimeError as err:
+            except (RuntimeError, IndexError, ZeroDivisionError) as err:   # named with the layer
                 where = (f"in {rec.stack[-1][0] or '(model)'}" if rec.stack
                          else f"after {rec.last_done}" if rec.last_done else "before the first layer")
                 raise ValueError(

@@ -259,3 +259,14 @@ def test_every_figure_has_a_description(path):
         alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
         assert len(alt) >= 40, f"cell {cell.id} of {path.name}: no description (mystnb.image.alt)"
         assert not re.search(r"\.(png|svg|jpe?g)\b|^(image|figure) of", alt, re.I), alt
+
+
+def test_binder_installs_what_the_helpers_need_and_no_developer_tools():
+    """binder/requirements.txt (the launch button's environment) = pyproject's dependencies."""
+    import tomllib
+    def names(lines):
+        return {re.split(r"[<>=!~\[ ]", line.strip(), maxsplit=1)[0].lower() for line in lines
+                if line.strip() and not line.lstrip().startswith(("#", "-"))}
+    binder = names((ROOT / "binder" / "requirements.txt").read_text().splitlines())
+    needed = names(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert binder == needed

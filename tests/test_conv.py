@@ -328,3 +328,14 @@ def test_matching_integer_tensors_are_accepted_as_torch_does():
     want = F.conv2d(X[None, None], K[None, None])[0, 0]
     assert conv.corr2d(X, K).tolist() == want.tolist() == [[19, 25], [37, 43]]
     assert torch.equal(conv.conv2d(X[None, None], K[None, None]), want[None, None])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.bool])
+def test_narrow_integer_tensors_are_refused_instead_of_wrapping_around(dtype):
+    # 40 * 40 = 1600 is 64 in uint8: a silent wrong answer, so it is refused with the remedy
+    X = torch.full((3, 3), 1, dtype=dtype)
+    with pytest.raises(TypeError, match=r"too narrow.*\.float\(\)"):
+        conv.corr2d(X, X[:2, :2])
+    with pytest.raises(TypeError, match="too narrow"):
+        conv.conv2d(X[None, None], X[None, None, :2, :2])
+    assert conv.corr2d(torch.full((3, 3), 40), torch.full((1, 1), 40))[0, 0] == 1600   # int64 is fine

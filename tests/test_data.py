@@ -549,3 +549,35 @@ def test_select_refuses_missing_or_repeated_classes():
     for bad in ([], [1, 1], [1.0], [True]):
         with pytest.raises(ValueError, match="distinct ints"):
             split.select(bad)
+
+
+def _tiny(labels, mean=(0.5,)):
+    return data.Split(torch.zeros(len(labels), 1, 2, 2, dtype=torch.uint8), labels, mean, (0.25,))
+
+
+@pytest.mark.parametrize("labels, mean, words", [
+    (torch.tensor([0.0, 1.0]), (0.5,), "int64"),                   # float labels
+    (torch.tensor([0, -1]), (0.5,), "class numbers"),              # a negative label
+    (torch.tensor([0, 1]), (float("nan"),), "finite"),             # a NaN mean
+])
+def test_a_split_refuses_labels_and_means_it_cannot_train_on(labels, mean, words):
+    with pytest.raises(ValueError, match=words):
+        _tiny(labels, mean)
+
+
+def test_take_wants_an_int_and_augment_wants_its_types():
+    split = _tiny(torch.tensor([0, 1, 0]))
+    with pytest.raises(ValueError, match="n must be an int"):
+        split.take(2.0)
+    x = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
+    gen = torch.Generator().manual_seed(0)
+    for kwargs, words in (({"padding": -1}, "padding must be"), ({"padding": 2.5}, "padding must be an int"),
+                          ({"flip": "no"}, "flip must be True or False")):
+        with pytest.raises(ValueError, match=words):
+            data.augment_batch(x, gen, **kwargs)
+
+
+def test_a_dataset_refuses_labels_beyond_its_classes():
+    split = _tiny(torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match="only 2 classes"):
+        data.Dataset("tiny", split, split, ("a", "b"), "made here")

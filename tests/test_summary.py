@@ -646,3 +646,16 @@ def test_model_that_is_a_single_layer():
     assert (row.label, row.output_shape, row.macs, row.rf, row.jump) == (
         "(model)", (4, 4, 4), 4 * 4 * 4 * 3 * 9, (3, 3), (2, 2))
     assert math.prod(s.output_shape) == 64
+
+
+
+class _PicksChannel5(nn.Module):
+    def forward(self, x):
+        return x[:, 5]          # IndexError on an input with fewer channels
+
+
+@pytest.mark.parametrize("layer", [nn.Conv2d(1, 1, 3, stride=0), _PicksChannel5()],
+                         ids=["stride 0", "IndexError"])
+def test_a_failing_layer_is_named_whatever_the_error(layer):
+    with pytest.raises(ValueError, match=r"in 1\b"):
+        summary.summarize(nn.Sequential(nn.Identity(), layer), (1, 8, 8))
