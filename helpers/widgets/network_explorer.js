@@ -125,7 +125,7 @@ function render({ model, el }) {
 
   const layersBox = h("div", { class: "cnnw-layers", "data-role": "layers" });
   const detail = h("div", { class: "cnnw-detail", "data-role": "detail", "aria-live": "polite" },
-    "Hover over a feature map, or focus one with Tab and the arrow keys, to see its kernel and receptive field.");
+    "Hover over or tap a feature map, or focus one with Tab and the arrow keys, to see its kernel and receptive field.");
   const root = h(
     "div",
     { class: "cnnw cnnw-network" },
