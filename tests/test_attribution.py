@@ -56,3 +56,28 @@ def test_overlay_draws_two_layers_and_checks_sizes():
     assert plot.overlay(torch.rand(8, 8), torch.full((8, 8), 0.5), vmax=2.0).images[1].get_clim() == (0, 2.0)
     with pytest.raises(ValueError, match="image's size"):
         plot.overlay(torch.rand(8, 8), torch.rand(4, 4))
+
+
+def test_occlusion_covers_every_pixel_even_when_the_stride_skips_the_edge():
+    model = linear_model()
+    drops, spots = attribution.occlusion_patches(model.eval(), torch.ones(2, 6, 6), 0, size=4, stride=3)
+    assert spots == [(0, 0), (0, 2), (2, 0), (2, 2)]   # start 3 would run off: the edge start 2 instead
+    assert drops.shape == (4,)
+
+
+def test_log_odds_see_a_drop_that_a_saturated_probability_hides():
+    model = linear_model()
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[0] = 3.0                          # class 0: every pixel is evidence
+    x = torch.ones(2, 6, 6)
+    prob = attribution.occlusion_patches(model.eval(), x, 0, size=2, stride=2)[0]
+    odds = attribution.occlusion_patches(model, x, 0, size=2, stride=2, measure="log_odds")[0]
+    assert prob.max() < 1e-6                              # p stays 1.0 to float precision
+    assert torch.allclose(odds, torch.full_like(odds, 2 * 2 * 2 * 3.0))   # 8 weights of 3 covered
+    with pytest.raises(ValueError, match="measure"):
+        attribution.occlusion(model, x, 0, measure="logit")
+    with pytest.raises(ValueError, match="target must be a class index from 0 to"):
+        attribution.occlusion(model, x, 7)
+    with pytest.raises(ValueError, match="target must be a class index"):
+        attribution.occlusion(model, x, True)
