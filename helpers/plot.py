@@ -13,6 +13,7 @@ screens. tests/test_book.py checks every committed figure against it.
 from __future__ import annotations
 
 import math
+import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -39,7 +40,6 @@ def use_book_style() -> None:
     In a Jupyter kernel, figures are also sent as 2x PNGs that the page shows
     at their 1x size (matplotlib-inline's "retina" format)."""
     plt.rcParams.update(STYLE)
-    import sys
     shell = sys.modules.get("IPython")
     if shell is not None and shell.get_ipython() is not None:
         from matplotlib_inline.backend_inline import set_matplotlib_formats

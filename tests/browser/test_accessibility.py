@@ -12,11 +12,11 @@ import re
 import pytest
 
 from tests.browser import book
+from tests.browser.conftest import PHONE
 
 HTML = book.html_dir()
 PAGES = [p for p in book.pages(HTML) if p != "index.html"]   # index.html only redirects
 AXE = book.ROOT / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {"width": 390, "height": 844}
 WITH_EXPLORERS = sorted({w.page for w in book.widgets(HTML)})
 
 
@@ -59,7 +59,7 @@ def test_no_page_is_wider_than_a_phone(open_page, path):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_every_figure_has_a_description(open_page, path):
+def test_no_built_image_is_described_by_its_file_name(open_page, path):
     visit = open_page(path)
     alts = visit.page.locator("article img").evaluate_all("els => els.map(e => e.alt)")
     for alt in alts:

@@ -3,7 +3,7 @@
 Every page is opened from a local server with every other request blocked.
 The explorers are then driven like a reader would (sliders, keyboard,
 buttons) and what they show is compared with helpers.conv and torch.
-Screenshots land in _build/screenshots/ (desktop and 375 px wide).
+Screenshots land in _build/screenshots/ (desktop and 390 px wide).
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def test_kernel_playground_works_from_the_keyboard(open_page, widget):
 
 @pytest.mark.parametrize("widget", [pytest.param(w, id=str(w)) for w in WIDGETS])
 def test_phone_width(open_page, widget, screenshot_dir):
-    """At 375 px the explorer fits the screen, nothing sticks out of it; a screenshot."""
+    """At 390 px the explorer fits the screen, nothing sticks out of it; a screenshot."""
     visit = open_page(widget.page, PHONE)
     root = visit.widget(widget.index)
     visit.hide_page_chrome()
