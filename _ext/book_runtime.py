@@ -107,6 +107,23 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
             seen.add(key)
             keep.append(script)
     context["script_files"][:] = keep
+    drop_unused_mathjax(app, context)
+
+
+def drop_unused_mathjax(app, context) -> None:
+    """Leave MathJax (its configuration and its loader) out of pages with no math.
+
+    myst-nb asks Sphinx to put every asset on every page, so the introduction
+    loaded MathJax without a formula on it. Math, whether written in the text
+    or in a cell's output, reaches the page as an element of class "math".
+    """
+    if 'class="math' in context.get("body", ""):
+        return
+    path = app.config.mathjax_path
+    context["script_files"][:] = [
+        script for script in context["script_files"]
+        if not (str(getattr(script, "filename", "") or "").startswith(path)
+                or "window.MathJax" in str(getattr(script, "attributes", {}).get("body", "")))]
 
 
 # pydata-sphinx-theme puts this on every page: 1.5 MB of JavaScript that swaps the

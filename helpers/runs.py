@@ -221,7 +221,7 @@ def _sha(text: str) -> str:
 def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, eval_data: Split,
                 recipe: train.Recipe | None = None, *, retrain: bool | None = None,
                 store: str | os.PathLike | None = None, device: torch.device | str | None = None,
-                eval_batch_size: int = 1000, progress: bool | None = None,
+                eval_batch_size: int = train.EVAL_BATCH, progress: bool | None = None,
                 quiet: bool = False, **changes) -> tuple[nn.Module, train.History]:
     """The trained model and its History: loaded from the store or the published runs, or trained.
 

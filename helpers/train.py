@@ -203,8 +203,15 @@ class Evaluation:
 
 # --------------------------------------------------------------------------- evaluate and fit
 
+# Images per forward pass when evaluating. Small batches keep each layer's
+# activations in the CPU's caches: on 2 cores (Intel Xeon, torch 2.14),
+# chapter 11's five networks evaluated 1.4 to 2.5 times faster in batches of
+# 64 than of 1,000, and MNIST's LeNet no slower. Results depend on it only
+# through float rounding (the mean loss moved by 1e-8 relative).
+EVAL_BATCH = 64
 
-def evaluate(model: nn.Module, data: Split, batch_size: int = 1000,
+
+def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
              device: torch.device | str | None = None, predictions: bool = False,
              flip: bool = False) -> Evaluation:
     """Mean cross-entropy and accuracy of `model` on every image of `data`.
@@ -290,7 +297,7 @@ def weight_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | None = None, *,
-        device: torch.device | str | None = None, eval_batch_size: int = 1000,
+        device: torch.device | str | None = None, eval_batch_size: int = EVAL_BATCH,
         progress: bool | None = None, **changes) -> History:
     """Train `model` with cross-entropy as `recipe` says; evaluate on `eval_data` after each epoch.
 

@@ -40,7 +40,7 @@ function render({ model, el }) {
   const root = h(
     "div",
     { class: "cnnw cnnw-channels" },
-    h("div", { class: "cnnw-controls" }, Object.values(sliders).map((s) => s.wrap)),
+    h("div", { class: "cnnw-controls" }, sliders.padding.wrap, sliders.stride.wrap),
     shapes,
     problemBox,
     h("p", { class: "cnnw-subhead" }, "Each input channel meets its own slice of the kernel:"),
@@ -48,6 +48,8 @@ function render({ model, el }) {
     total,
     steps.wrap,
     h("p", { class: "cnnw-subhead" }, "The output channels, one per kernel, stacked into one output:"),
+    // next to the outputs it picks from (the kernel slices above follow it too)
+    h("div", { class: "cnnw-controls" }, sliders.channel.wrap),
     volume,
   );
   el.append(root);

@@ -157,11 +157,12 @@ function render({ model, el }) {
       };
     }, { label: "padded input", role: "input" });
     const isPool = st.mode !== "conv";
+    // a pooling window has no weights: highlight() fills it with the values it reads
     const kernelGrid = grid(st.k, st.k, (r, c) => ({
       text: isPool ? "" : fmt(K[r][c]),
       value: isPool ? undefined : K[r][c],
       cls: "cnnw-kernel",
-    }), { label: isPool ? "pooling window" : "kernel", role: "kernel" });
+    }), { label: isPool ? "values in the pooling window" : "kernel", role: "kernel" });
     let outputPart;
     if (ok) {
       const outGrid = grid(result.size, result.size, (r, c) => ({
@@ -174,7 +175,9 @@ function render({ model, el }) {
     } else {
       outputPart = panel("Output", h("p", { class: "cnnw-none", "data-role": "output-none" }, "No output: see the message above."));
     }
-    const kernelTitle = isPool ? `Window ${st.k}×${st.k}: ${st.mode === "max" ? "largest value" : "mean"}` : `Kernel ${st.k}×${st.k}`;
+    const kernelTitle = isPool
+      ? `Window ${st.k}×${st.k}: the values it reads (${st.mode === "max" ? "the largest is kept" : "their mean is kept"})`
+      : `Kernel ${st.k}×${st.k}`;
     stage.replaceChildren(
       panel(`Padded input ${m}×${m} (n = ${st.n}, p = ${st.p})`, inputGrid),
       panel(kernelTitle, kernelGrid),
@@ -217,6 +220,7 @@ function render({ model, el }) {
     outCells[pos].classList.add("cnnw-current");
 
     const values = cells.map(([r, c]) => P[r][c]);
+    if (st.mode !== "conv") showWindow(values, st.mode);
     const y = `y[${i}, ${j}]`;
     let sum;
     if (st.mode === "conv") {
@@ -229,6 +233,17 @@ function render({ model, el }) {
     }
     calc.replaceChildren(h("span", { class: "cnnw-eq" }, `${y} = ${sum} = `), h("strong", {}, fmt(result.Y[i][j])));
     steps.status.textContent = `Window ${pos + 1} of ${count}: output row ${i}, column ${j}`;
+  }
+
+  /** Pooling: the window panel shows the values the window reads; max pooling marks the one it keeps. */
+  function showWindow(values, mode) {
+    const cells = stage.querySelector('[data-role="kernel"]').children;
+    const kept = mode === "max" ? values.indexOf(Math.max(...values)) : -1;
+    values.forEach((v, t) => {
+      cells[t].textContent = fmt(v);
+      cells[t].dataset.value = String(v);
+      cells[t].classList.toggle("cnnw-current", t === kept);
+    });
   }
 
   const stop = watch(model, SETTINGS, ["position"], draw, highlight);

@@ -99,7 +99,11 @@ function render({ model, el }) {
   }
 
   const inCanvas = h("canvas", { class: "cnnw-photo", role: "img", "aria-label": "the input photo, grayscale" });
-  const outCanvas = h("canvas", { class: "cnnw-photo", role: "img", "data-role": "output" });
+  // The output is one Tab stop: arrow keys move a marked pixel (Shift: 8 at a time)
+  // and its value is read out, as a click or tap does.
+  const outCanvas = h("canvas", { class: "cnnw-photo", role: "img", "data-role": "output", tabindex: 0 });
+  const marker = h("div", { class: "cnnw-marker", "aria-hidden": "true", hidden: true });
+  let at = { r: 0, c: 0 };
   const sizeLine = h("p", { class: "cnnw-formula", "data-role": "formula", "aria-live": "polite" });
   const range = h("span", { "data-role": "range" });
   const low = h("span", {});
@@ -112,9 +116,10 @@ function render({ model, el }) {
     h("div", { class: "cnnw-colorbar", "aria-hidden": "true", style: `background: linear-gradient(to right, ${stops.join(", ")})` }),
     h("div", { class: "cnnw-colorbar-labels" }, low, h("span", {}, "0"), high),
   );
-  const picked = h("p", { class: "cnnw-note", "data-role": "picked" }, "Tap or click the output to read a value.");
+  const HINT = "Tap or click the output to read a value (or focus it and use the arrow keys).";
+  const picked = h("p", { class: "cnnw-note", "data-role": "picked", "aria-live": "polite" }, HINT);
   const inPanel = panel("Input", inCanvas);
-  const outPanel = panel("Output", outCanvas, colorbar);
+  const outPanel = panel("Output", h("div", { class: "cnnw-photo-wrap" }, outCanvas, marker), colorbar);
   const root = h(
     "div",
     { class: "cnnw cnnw-playground" },
@@ -128,12 +133,32 @@ function render({ model, el }) {
   );
   el.append(root);
 
+  /** Read out output pixel (r, c) and mark it on the canvas. */
+  function pick(r, c) {
+    at = { r: Math.max(0, Math.min(result.H2 - 1, r)), c: Math.max(0, Math.min(result.W2 - 1, c)) };
+    const value = result.data[at.r * result.W2 + at.c];
+    picked.textContent = `Output pixel (row ${at.r}, column ${at.c}) = ${value.toFixed(3)}`;
+    picked.dataset.value = String(value);
+    marker.style.left = `${(100 * at.c) / result.W2}%`;
+    marker.style.top = `${(100 * at.r) / result.H2}%`;
+    marker.style.width = `${100 / result.W2}%`;
+    marker.style.height = `${100 / result.H2}%`;
+    marker.hidden = false;
+  }
   outCanvas.addEventListener("click", (event) => {
     if (!result) return;
     const box = outCanvas.getBoundingClientRect();
-    const c = Math.min(result.W2 - 1, Math.floor(((event.clientX - box.left) / box.width) * result.W2));
-    const r = Math.min(result.H2 - 1, Math.floor(((event.clientY - box.top) / box.height) * result.H2));
-    picked.textContent = `Output pixel (row ${r}, column ${c}) = ${result.data[r * result.W2 + c].toFixed(3)}`;
+    pick(Math.floor(((event.clientY - box.top) / box.height) * result.H2),
+      Math.floor(((event.clientX - box.left) / box.width) * result.W2));
+  });
+  outCanvas.addEventListener("focus", () => result && pick(at.r, at.c));
+  outCanvas.addEventListener("keydown", (event) => {
+    const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+    if (!result || !(event.key in moves)) return;
+    event.preventDefault();
+    const step = event.shiftKey ? 8 : 1;
+    const [dr, dc] = moves[event.key];
+    pick(at.r + dr * step, at.c + dc * step);
   });
 
   function draw() {
@@ -178,7 +203,10 @@ function render({ model, el }) {
     preset.select.value = model.get("preset");
     stride.show(s);
     padding.show(p);
-    picked.textContent = "Tap or click the output to read a value.";
+    picked.textContent = HINT;
+    delete picked.dataset.value;
+    marker.hidden = true;
+    at = { r: Math.min(at.r, H2 - 1), c: Math.min(at.c, W2 - 1) };
     if (JSON.stringify(model.get("out_shape")) !== JSON.stringify([H2, W2])) put({ out_shape: [H2, W2] });
   }
 

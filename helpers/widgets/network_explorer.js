@@ -125,7 +125,8 @@ function render({ model, el }) {
 
   const layersBox = h("div", { class: "cnnw-layers", "data-role": "layers" });
   const detail = h("div", { class: "cnnw-detail", "data-role": "detail", "aria-live": "polite" },
-    "Hover over or tap a feature map, or focus one with Tab and the arrow keys, to see its kernel and receptive field.");
+    "Hover over or tap a feature map, or focus one with Tab, to see its kernel and receptive field. " +
+    "Arrow keys move between maps; Shift and an arrow key move the unit inside a map.");
   const root = h(
     "div",
     { class: "cnnw cnnw-network" },
@@ -197,6 +198,16 @@ function render({ model, el }) {
       let next = null;
       const here = all[at];
       const layer = Number(here.dataset.layer);
+      const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+      if (event.shiftKey && event.key in moves && focused) {
+        // Shift + arrow: the next unit of this map, as hovering over it would pick
+        event.preventDefault();
+        const [i, c, r, col] = focused;
+        const [, H, W] = net[i].shape;
+        const [dr, dc] = moves[event.key];
+        select(i, c, Math.max(0, Math.min(H - 1, r + dr)), Math.max(0, Math.min(W - 1, col + dc)));
+        return;
+      }
       if (event.key === "ArrowRight") next = all[at + 1];
       else if (event.key === "ArrowLeft") next = all[at - 1];
       else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
@@ -268,6 +279,14 @@ function render({ model, el }) {
     const [y1, x1] = [Math.min(r1, 27), Math.min(c1, 27)];
     fctx.fillRect(x0 * k, y0 * k, (x1 - x0 + 1) * k, (y1 - y0 + 1) * k);
     fctx.strokeRect(x0 * k, y0 * k, (x1 - x0 + 1) * k, (y1 - y0 + 1) * k);
+    // the same outline on a small copy of the input beside the text, so it stays in
+    // sight next to the maps where the page stacks the panels (a phone)
+    const thumb = h("canvas", { class: "cnnw-thumb", width: field.width, height: field.height, role: "img",
+      "data-role": "field-thumb", "aria-label": `the input with rows ${r0} to ${r1} and columns ${c0} to ${c1} outlined` });
+    const tctx = thumb.getContext("2d");
+    tctx.imageSmoothingEnabled = false;
+    tctx.drawImage(seen, 0, 0, thumb.width, thumb.height);
+    tctx.drawImage(field, 0, 0);
     const L = net[i];
     const conv = sourceConv(net, i);
     const parts = [
@@ -292,7 +311,7 @@ function render({ model, el }) {
         `${K.in_channels} slice${K.in_channels > 1 ? "s" : ""} of ${kh}×${kw}, one per input channel; red positive, blue negative.`));
       parts.push(h("div", { class: "cnnw-kernels", "data-role": "kernel" }, slices));
     }
-    detail.replaceChildren(...parts);
+    detail.replaceChildren(thumb, h("div", { class: "cnnw-detail-text" }, ...parts));
   }
 
   function pick(i) {

@@ -160,6 +160,19 @@ def test_conv_explorer_keyboard_steps_and_taps(open_page, widget):
         "cs => cs.map(c => [Number(c.dataset.r), Number(c.dataset.c)])")
     assert sorted(map(tuple, lit)) == want
     expect(root.locator('[data-role="calc"]')).to_contain_text(f"y[{i}, {j}] =")
+    if widget.state["mode"] != "conv":
+        # a pooling window has no weights: its panel shows the values the window reads
+        # (in kernel order), and max pooling marks the one it keeps
+        padded = {(int(c.get_attribute("data-r")), int(c.get_attribute("data-c"))): c.get_attribute("data-value")
+                  for c in root.locator('[data-role="input"] .cnnw-cell').all()}
+        taps = [(i * s + a * d, j * s + b * d) for a in range(k) for b in range(k)]
+        shown = book.cell_values(root.locator('[data-role="kernel"]'))
+        assert shown == [float(padded[t]) for t in taps]
+        kept = root.locator('[data-role="kernel"] .cnnw-current')
+        if widget.state["mode"] == "max":
+            assert float(kept.get_attribute("data-value")) == max(shown)
+        else:
+            assert kept.count() == 0
     visit.assert_clean()
 
 
@@ -250,6 +263,16 @@ def test_kernel_playground_works_from_the_keyboard(open_page, widget):
     root.locator('[data-role="stride"]').focus()
     visit.page.keyboard.press("ArrowRight")
     check_playground(root, state, state["kernel"], state["stride"] + 1, state["padding"])
+    # the output is one Tab stop; arrow keys move the pixel whose value is read out
+    want = book.playground_reference(state, state["kernel"], state["stride"] + 1, state["padding"])
+    picked = root.locator('[data-role="picked"]')
+    root.locator('canvas[data-role="output"]').focus()
+    expect(picked).to_contain_text("row 0, column 0")
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown", "Shift+ArrowDown"):
+        visit.page.keyboard.press(key)
+    expect(picked).to_contain_text("row 9, column 2")
+    assert float(picked.get_attribute("data-value")) == pytest.approx(float(want[9, 2]), abs=1e-9)
+    expect(root.locator(".cnnw-marker")).to_be_visible()
     visit.assert_clean()
 
 
