@@ -28,6 +28,10 @@ __all__ = [
     "corr2d_multi_in_out_1x1",
     "conv2d",
     "pool2d",
+    "im2col",
+    "conv2d_im2col",
+    "transposed_output_size",
+    "conv_transpose2d",
     "Conv2D",
 ]
 
@@ -336,6 +340,121 @@ def pool2d(
     else:
         Y = windows.mean(dim=(-2, -1))
     return Y.reshape(*lead, *out)
+
+
+# --------------------------------------------------------------------------
+# How a convolution is computed and trained (the chapter after "what networks learn")
+# --------------------------------------------------------------------------
+
+def im2col(X: torch.Tensor, kernel_size: IntOrPair, stride: IntOrPair = 1,
+           padding: IntOrPair = 0, dilation: IntOrPair = 1) -> torch.Tensor:
+    """Every window of X (N, C, H, W) as a column: (N, C*kh*kw, H'*W'), equal to F.unfold.
+
+    Row c*kh*kw + i*kw + j of column h*W' + w holds X[n, c] at window
+    position (h, w), kernel tap (i, j). Unlike the strided view in conv2d,
+    this copies: the matrix holds about kh*kw/(sh*sw) times as many values
+    as the input.
+    """
+    _check_tensor(X, 4, "X", "(N, C, H, W)", "im2col")
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    stride = _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    out = _out_2d(X.shape[2], X.shape[3], kernel, padding, stride, dilation)
+    Xp = F.pad(X, (padding[1], padding[1], padding[0], padding[0]))
+    windows = _windows(Xp, kernel, stride, dilation, out)  # (N, C, H', W', kh, kw)
+    N, C = X.shape[:2]
+    # (N, C, kh, kw, H', W') -> (N, C*kh*kw, H'*W'): reshape copies the strided view
+    return windows.permute(0, 1, 4, 5, 2, 3).reshape(N, C * kernel[0] * kernel[1], out[0] * out[1])
+
+
+def conv2d_im2col(X: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                  stride: IntOrPair = 1, padding: IntOrPair = 0,
+                  dilation: IntOrPair = 1) -> torch.Tensor:
+    """conv2d as one matrix product: (C_out, C_in*kh*kw) @ im2col(X), then reshape."""
+    _check_tensor(weight, 4, "weight", "(C_out, C_in, kh, kw)", "conv2d_im2col")
+    _check_tensor(X, 4, "X", "(N, C, H, W)", "conv2d_im2col")
+    if X.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d_im2col: X has {X.shape[1]} input channels but weight expects "
+                         f"{weight.shape[1]} (X shape {tuple(X.shape)}, weight shape {tuple(weight.shape)})")
+    _check_kernel(weight, "weight", "conv2d_im2col")
+    _same_dtype("conv2d_im2col", X=X, weight=weight, bias=bias)
+    kernel = tuple(weight.shape[2:])
+    H2, W2 = _out_2d(X.shape[2], X.shape[3], kernel, _pair(padding, "padding", 0),
+                     _pair(stride, "stride", 1), _pair(dilation, "dilation", 1))
+    cols = im2col(X, kernel, stride, padding, dilation)          # (N, C_in*kh*kw, H'*W')
+    Y = weight.reshape(weight.shape[0], -1) @ cols                # (N, C_out, H'*W')
+    if bias is not None:
+        Y = Y + bias.view(1, -1, 1)
+    return Y.reshape(X.shape[0], weight.shape[0], H2, W2)
+
+
+def transposed_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                           output_padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a transposed convolution along one axis.
+
+    (n - 1)s - 2p + d(k - 1) + output_padding + 1: the input length of a
+    convolution with the same settings whose output length is n. The
+    convolution's floor maps up to s input lengths to one n; output_padding
+    (0 to s - 1, or below d, whichever is larger) picks which of them.
+    """
+    n = _pair(n, "n", 1)[0]
+    k = _pair(kernel_size, "kernel_size", 1)[0]
+    s = _pair(stride, "stride", 1)[0]
+    p = _pair(padding, "padding", 0)[0]
+    d = _pair(dilation, "dilation", 1)[0]
+    op = _pair(output_padding, "output_padding", 0)[0]
+    if op >= max(s, d):
+        raise ValueError(f"output_padding must be smaller than the stride or the dilation "
+                         f"(as in torch): got output_padding {op} with stride {s}, dilation {d}")
+    size = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+    if size < 1:
+        raise ValueError(f"a transposed convolution with n {n}, kernel {k}, stride {s}, padding {p}, "
+                         f"dilation {d} and output_padding {op} has output size {size}: the padding "
+                         f"crops away everything; use less padding")
+    return size
+
+
+def conv_transpose2d(X: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                     stride: IntOrPair = 1, padding: IntOrPair = 0,
+                     output_padding: IntOrPair = 0, dilation: IntOrPair = 1) -> torch.Tensor:
+    """Transposed convolution, equal to F.conv_transpose2d, written as a scatter.
+
+    X (N, C_in, H, W), weight (C_in, C_out, kh, kw) (torch's layout for
+    transposed convolutions), bias (C_out,) or None. Every input value adds
+    a scaled copy of its kernel to the output, at (h*s, w*s) in a grid that
+    is then cropped by `padding` on each side (and extended by
+    `output_padding` on the bottom and right).
+    """
+    _check_tensor(X, 4, "X", "(N, C_in, H, W)", "conv_transpose2d")
+    _check_tensor(weight, 4, "weight", "(C_in, C_out, kh, kw)", "conv_transpose2d")
+    if X.shape[1] != weight.shape[0]:
+        raise ValueError(f"conv_transpose2d: X has {X.shape[1]} input channels but weight (C_in, C_out, "
+                         f"kh, kw) expects {weight.shape[0]} (X shape {tuple(X.shape)}, weight shape "
+                         f"{tuple(weight.shape)}); a transposed convolution's weight has C_in first")
+    _check_kernel(weight, "weight", "conv_transpose2d")
+    _check_some_channels(X, "conv_transpose2d", axis=1)
+    _same_dtype("conv_transpose2d", X=X, weight=weight, bias=bias)
+    if bias is not None and tuple(bias.shape) != (weight.shape[1],):
+        raise ValueError(f"conv_transpose2d: bias must have shape ({weight.shape[1]},) to match "
+                         f"weight's {weight.shape[1]} output channels, got {tuple(bias.shape)}")
+    (sh, sw), (ph, pw) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    (oh, ow), (dh, dw) = _pair(output_padding, "output_padding", 0), _pair(dilation, "dilation", 1)
+    N, _, H, W = X.shape
+    kh, kw = weight.shape[2:]
+    H2 = transposed_output_size(H, kh, sh, ph, oh, dh)
+    W2 = transposed_output_size(W, kw, sw, pw, ow, dw)
+    # the uncropped grid: big enough for every scattered kernel and for output_padding
+    full = torch.zeros(N, weight.shape[1], H2 + 2 * ph, W2 + 2 * pw, dtype=X.dtype, device=X.device)
+    for i in range(kh):          # one kernel tap at a time: a strided slice gets X times w[:, :, i, j]
+        for j in range(kw):
+            contribution = torch.einsum("nchw,co->nohw", X, weight[:, :, i, j])
+            r, c = i * dh, j * dw
+            full[:, :, r:r + (H - 1) * sh + 1:sh, c:c + (W - 1) * sw + 1:sw] += contribution
+    Y = full[:, :, ph:ph + H2, pw:pw + W2]
+    if bias is not None:
+        Y = Y + bias.view(1, -1, 1, 1)
+    return Y
 
 
 # --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from helpers import conv
@@ -339,3 +339,87 @@ def test_narrow_integer_tensors_are_refused_instead_of_wrapping_around(dtype):
     with pytest.raises(TypeError, match="too narrow"):
         conv.conv2d(X[None, None], X[None, None, :2, :2])
     assert conv.corr2d(torch.full((3, 3), 40), torch.full((1, 1), 40))[0, 0] == 1600   # int64 is fine
+
+
+# --------------------------------------------------------------------------
+# im2col, and the transposed convolution
+# --------------------------------------------------------------------------
+
+@given(conv_case(), st.integers(0, 2**31 - 1))
+def test_im2col_and_conv2d_im2col_match_torch(case, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(case["shape"], generator=g, dtype=DT)
+    W = torch.randn(case["weight"], generator=g, dtype=DT)
+    b = torch.randn(case["weight"][0], generator=g, dtype=DT) if case["bias"] else None
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"])
+    cols = conv.im2col(X, case["weight"][2:], **kw)
+    torch.testing.assert_close(cols, F.unfold(X, case["weight"][2:], **kw))
+    torch.testing.assert_close(conv.conv2d_im2col(X, W, b, **kw), F.conv2d(X, W, b, **kw))
+
+
+@st.composite
+def transposed_case(draw):
+    """A valid conv_transpose2d problem, output_padding included."""
+    kernel = as_pair(pair(draw, 1, 4))
+    stride, dilation = as_pair(pair(draw, 1, 3)), as_pair(pair(draw, 1, 2))
+    padding = as_pair(pair(draw, 0, 2))
+    out_pad = tuple(draw(st.integers(0, max(stride[i], dilation[i]) - 1)) for i in (0, 1))
+    hw = tuple(draw(st.integers(1, 5)) for _ in (0, 1))
+    # keep only settings whose output is at least 1 x 1 (the padding crops the rest)
+    for i in (0, 1):
+        full = (hw[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + out_pad[i] + 1
+        if full - 2 * padding[i] < 1:
+            padding = tuple(0 if j == i else padding[j] for j in (0, 1))
+    n, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return dict(shape=(n, c_in, *hw), weight=(c_in, c_out, *kernel), stride=stride,
+                padding=padding, output_padding=out_pad, dilation=dilation, bias=draw(st.booleans()))
+
+
+@given(transposed_case(), st.integers(0, 2**31 - 1))
+def test_conv_transpose2d_matches_torch_values_and_sizes(case, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(case["shape"], generator=g, dtype=DT)
+    W = torch.randn(case["weight"], generator=g, dtype=DT)
+    b = torch.randn(case["weight"][1], generator=g, dtype=DT) if case["bias"] else None
+    kw = {k: case[k] for k in ("stride", "padding", "output_padding", "dilation")}
+    ours = conv.conv_transpose2d(X, W, b, **kw)
+    torch.testing.assert_close(ours, F.conv_transpose2d(X, W, b, **kw))
+    for axis in (0, 1):
+        assert ours.shape[2 + axis] == conv.transposed_output_size(
+            case["shape"][2 + axis], case["weight"][2 + axis],
+            *(case[k][axis] for k in ("stride", "padding", "output_padding", "dilation")))
+
+
+@given(transposed_case(), st.integers(0, 2**31 - 1))
+def test_conv_transpose2d_is_the_input_gradient_of_conv2d(case, seed):
+    """A transposed convolution of G equals d<conv2d(X, W), G>/dX for the X it is shaped for."""
+    # output_padding >= stride (torch allows it below the dilation) makes an X that
+    # conv2d maps to a larger Y: no longer the shape-inverse
+    assume(all(op < s for op, s in zip(case["output_padding"], case["stride"])))
+    g = torch.Generator().manual_seed(seed)
+    G = torch.randn(case["shape"], generator=g, dtype=DT)             # plays dL/dY
+    W = torch.randn(case["weight"], generator=g, dtype=DT)            # (C_in of Y, C_out of X, kh, kw)
+    kw = {k: case[k] for k in ("stride", "padding", "dilation")}
+    Z = conv.conv_transpose2d(G, W, output_padding=case["output_padding"], **kw)
+    X = torch.zeros(Z.shape, dtype=DT, requires_grad=True)            # conv2d maps X back to G's shape
+    Y = F.conv2d(X, W, **kw)
+    assert Y.shape == G.shape
+    (grad,) = torch.autograd.grad((Y * G).sum(), X)
+    torch.testing.assert_close(Z, grad)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: conv.conv_transpose2d(torch.ones(1, 2, 3, 3), torch.ones(3, 1, 2, 2)), "C_in first"),
+    (lambda: conv.conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2), stride=2,
+                                   output_padding=2), "output_padding"),
+    (lambda: conv.conv_transpose2d(torch.ones(1, 1, 1, 1), torch.ones(1, 1, 1, 1), padding=1),
+     "crops away"),
+    (lambda: conv.conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 2, 2, 2),
+                                   bias=torch.ones(3)), "bias"),
+    (lambda: conv.im2col(torch.ones(1, 1, 2, 2), 3), "does not fit"),
+    (lambda: conv.im2col(torch.ones(1, 2, 2), 1), "add a leading axis"),
+    (lambda: conv.conv2d_im2col(torch.ones(1, 2, 3, 3), torch.ones(1, 3, 2, 2)), "input channels"),
+])
+def test_transposed_and_im2col_errors_name_the_problem(call, words):
+    with pytest.raises((ValueError, TypeError), match=words):
+        call()
