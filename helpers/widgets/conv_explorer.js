@@ -1,15 +1,38 @@
 // ConvExplorer: slide a kernel (or a pooling window) over a small input and
 // watch the padded input, the window, the output grid and the size formula.
-// Python side: helpers/widgets/__init__.py (class ConvExplorer).
-import { h, slider, choice, grid, selectable, stepper, panel, watch } from "./ui.js";
-import { arange2d, explore, fmt, pad, readMask, span, taps } from "./conv_math.js";
+// Python side: conv_explorer.py (class ConvExplorer); arithmetic: conv_math.js.
+//
+// render() = build() once, then draw() when a setting changes and highlight()
+// when the explained output cell moves. The view writes Y and error (what it
+// drew); the settings are written by whichever side the reader used.
+import { h, choice, grid, selectable, stepper, panel, watch, save, report, traitSlider } from "./ui.js";
+import { arange2d, explore, fmt, isPadding, pad, readMask, span, taps } from "./conv_math.js";
 
-const MODES = [
+const OPERATIONS = [
   ["conv", "cross-correlation"],
   ["max", "max pooling"],
   ["avg", "average pooling"],
 ];
+const SLIDERS = {
+  n: "Input size n",
+  kernel_size: "Kernel size k",
+  padding: "Padding p",
+  stride: "Stride s",
+  dilation: "Dilation d",
+};
 const SETTINGS = ["n", "kernel_size", "padding", "stride", "dilation", "mode", "X", "K"];
+
+/** The setting with conv_math's short names. */
+function settingOf(model) {
+  return {
+    n: model.get("n"),
+    k: model.get("kernel_size"),
+    p: model.get("padding"),
+    s: model.get("stride"),
+    d: model.get("dilation"),
+    mode: model.get("mode"),
+  };
+}
 
 /** Values given from Python when their size matches, otherwise 0, 1, 2, ... row by row. */
 function valuesFor(given, size) {
@@ -20,10 +43,10 @@ function plural(count, word) {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
 }
 
-/** The size formula with the current numbers filled in. */
+/** The size formula with the current numbers filled in, step by step. */
 function formula({ n, k, p, s, d }, size, ok) {
   const top = n + 2 * p - d * (k - 1) - 1;
-  const steps = [
+  const stages = [
     h("span", { class: "cnnw-eq" }, "⌊(n + 2p − d(k−1) − 1) / s⌋ + 1"),
     " = ",
     h("span", { class: "cnnw-eq" }, `⌊(${n} + 2·${p} − ${d}·(${k}−1) − 1) / ${s}⌋ + 1`),
@@ -31,21 +54,15 @@ function formula({ n, k, p, s, d }, size, ok) {
     h("span", { class: "cnnw-eq" }, `⌊${fmt(top)} / ${s}⌋ + 1`),
   ];
   if (!ok) {
-    return ["Output size ", ...steps, `: the numerator ${fmt(top)} is negative, so there is no output.`];
+    return ["Output size ", ...stages, `: the numerator ${fmt(top)} is negative, so there is no output.`];
   }
   const exact = top / s;
   const floorNote = Number.isInteger(exact) ? "" : ` (${fmt(exact)} rounds down to ${Math.floor(exact)})`;
-  return [
-    "Output size ",
-    ...steps,
-    " = ",
-    h("strong", { "data-role": "out-size" }, `${size} × ${size}`),
-    floorNote,
-  ];
+  return ["Output size ", ...stages, " = ", h("strong", { "data-role": "out-size" }, `${size} × ${size}`), floorNote];
 }
 
 /** Sentences on the padded rows/columns that no window reads, or that all are read. */
-function unusedNote({ n, k, p, s, d }, size, read) {
+function unusedNote({ n, k, p, s, d }, read) {
   const m = n + 2 * p;
   const last = read.lastIndexOf(true);
   const trailing = m - 1 - last;
@@ -70,46 +87,27 @@ function unusedNote({ n, k, p, s, d }, size, read) {
   return parts.join(" ");
 }
 
-function render({ model, el }) {
-  const limits = model.get("limits");
-  let drawn = null; // what the last draw() produced
+// ---- build: the controls and the empty places that draw() and highlight() fill
 
-  const put = (changes) => {
-    for (const [name, value] of Object.entries(changes)) model.set(name, value);
-    model.save_changes();
-  };
-  const setting = () => ({
-    n: model.get("n"),
-    k: model.get("kernel_size"),
-    p: model.get("padding"),
-    s: model.get("stride"),
-    d: model.get("dilation"),
-    mode: model.get("mode"),
+function build(model, el) {
+  const view = { model, drawn: null };
+  view.sliders = Object.fromEntries(Object.entries(SLIDERS).map(([name, label]) => [name, traitSlider(model, name, label)]));
+  view.operation = choice({
+    label: "Operation",
+    options: OPERATIONS,
+    value: model.get("mode"),
+    role: "mode",
+    onChange: (v) => save(model, { mode: v }),
   });
-
-  const labels = {
-    n: "Input size n",
-    kernel_size: "Kernel size k",
-    padding: "Padding p",
-    stride: "Stride s",
-    dilation: "Dilation d",
-  };
-  const sliders = {};
-  for (const [name, label] of Object.entries(labels)) {
-    const [min, max] = limits[name];
-    sliders[name] = slider({ label, min, max, value: model.get(name), role: name, onChange: (v) => put({ [name]: v }) });
-  }
-  const mode = choice({ label: "Operation", options: MODES, value: model.get("mode"), role: "mode", onChange: (v) => put({ mode: v }) });
-
-  const formulaLine = h("p", { class: "cnnw-formula", "data-role": "formula", "aria-live": "polite" });
-  const problemBox = h("p", { class: "cnnw-problem", role: "alert", "data-role": "problem" });
-  const stage = h("div", { class: "cnnw-stage" });
-  const calc = h("p", { class: "cnnw-calc", "data-role": "calc" });
-  const note = h("p", { class: "cnnw-note", "data-role": "unused-note" });
-  const steps = stepper({
-    count: () => (drawn && !drawn.result.problem ? drawn.result.size ** 2 : 0),
+  view.formula = h("p", { class: "cnnw-formula", "data-role": "formula", "aria-live": "polite" });
+  view.problem = h("p", { class: "cnnw-problem", role: "alert", "data-role": "problem" });
+  view.stage = h("div", { class: "cnnw-stage" });
+  view.calc = h("p", { class: "cnnw-calc", "data-role": "calc" });
+  view.note = h("p", { class: "cnnw-note", "data-role": "unused-note" });
+  view.stepper = stepper({
+    count: () => (view.drawn?.ok ? view.drawn.result.size ** 2 : 0),
     get: () => model.get("position"),
-    set: (i) => put({ position: i }),
+    set: (i) => save(model, { position: i }),
   });
   const key = (cls, text) => h("span", { class: "cnnw-key" }, h("span", { class: `cnnw-swatch ${cls}` }), text);
   const legend = h(
@@ -120,135 +118,146 @@ function render({ model, el }) {
     key("cnnw-unused", "never read"),
     h("span", {}, "Tap, hover or focus an output cell to see the window behind it."),
   );
-  const root = h(
-    "div",
-    { class: "cnnw cnnw-conv" },
-    h("div", { class: "cnnw-controls" }, Object.values(sliders).map((s) => s.wrap), mode.wrap),
-    formulaLine,
-    problemBox,
-    stage,
-    calc,
-    steps.wrap,
-    note,
-    legend,
+  el.append(
+    h(
+      "div",
+      { class: "cnnw cnnw-conv" },
+      h("div", { class: "cnnw-controls" }, Object.values(view.sliders).map((s) => s.wrap), view.operation.wrap),
+      view.formula,
+      view.problem,
+      view.stage,
+      view.calc,
+      view.stepper.wrap,
+      view.note,
+      legend,
+    ),
   );
-  el.append(root);
+  return view;
+}
 
-  /** Rebuild the grids for the current setting. */
-  function draw() {
-    const st = setting();
-    const X = valuesFor(model.get("X"), st.n);
-    const K = valuesFor(model.get("K"), st.k);
-    const result = explore(X, K, st);
-    const ok = !result.problem;
-    const m = st.n + 2 * st.p;
-    const read = ok ? readMask(m, st.k, st.s, st.d, result.size) : new Array(m).fill(true);
-    const padValue = st.mode === "max" ? -Infinity : 0;
-    const P = pad(X, st.p, padValue);
+// ---- draw: every grid and line for the current setting
 
-    const inputGrid = grid(m, m, (r, c) => {
-      const isPad = r < st.p || c < st.p || r >= st.p + st.n || c >= st.p + st.n;
-      const unused = !read[r] || !read[c];
-      return {
-        text: fmt(P[r][c]),
-        value: P[r][c],
-        cls: `${isPad ? "cnnw-pad" : ""} ${unused ? "cnnw-unused" : ""}`,
-        title: unused ? "never read by any window" : undefined,
-      };
-    }, { label: "padded input", role: "input" });
-    const isPool = st.mode !== "conv";
-    // a pooling window has no weights: highlight() fills it with the values it reads
-    const kernelGrid = grid(st.k, st.k, (r, c) => ({
-      text: isPool ? "" : fmt(K[r][c]),
-      value: isPool ? undefined : K[r][c],
-      cls: "cnnw-kernel",
-    }), { label: isPool ? "values in the pooling window" : "kernel", role: "kernel" });
-    let outputPart;
-    if (ok) {
-      const outGrid = grid(result.size, result.size, (r, c) => ({
-        text: fmt(result.Y[r][c]),
-        value: result.Y[r][c],
-        cls: "cnnw-out",
-      }), { label: "output", role: "output", tag: "button" });
-      selectable(outGrid, result.size, result.size, model.get("position"), (i) => put({ position: i }));
-      outputPart = panel(`Output ${result.size}×${result.size}`, outGrid);
-    } else {
-      outputPart = panel("Output", h("p", { class: "cnnw-none", "data-role": "output-none" }, "No output: see the message above."));
-    }
-    const kernelTitle = isPool
-      ? `Window ${st.k}×${st.k}: the values it reads (${st.mode === "max" ? "the largest is kept" : "their mean is kept"})`
-      : `Kernel ${st.k}×${st.k}`;
-    stage.replaceChildren(
-      panel(`Padded input ${m}×${m} (n = ${st.n}, p = ${st.p})`, inputGrid),
-      panel(kernelTitle, kernelGrid),
-      outputPart,
-    );
-    formulaLine.replaceChildren(...formula(st, result.size, ok));
-    problemBox.textContent = result.problem;
-    problemBox.hidden = ok;
-    note.textContent = ok ? unusedNote(st, result.size, read) : "";
-    for (const [name, s] of Object.entries(sliders)) s.show(model.get(name));
-    mode.select.value = st.mode;
-    sliders.kernel_size.wrap.querySelector("label").textContent = isPool ? "Window size k" : "Kernel size k";
-    steps.wrap.hidden = !ok;
-    drawn = { st, X, K, P, result };
-    if (JSON.stringify(model.get("Y")) !== JSON.stringify(result.Y) || model.get("error") !== result.problem) {
-      put({ Y: result.Y, error: result.problem });
-    }
+function draw(view) {
+  const { model } = view;
+  const st = settingOf(model);
+  const X = valuesFor(model.get("X"), st.n);
+  const K = valuesFor(model.get("K"), st.k);
+  const result = explore(X, K, st);
+  const ok = !result.problem;
+  const m = st.n + 2 * st.p;
+  const read = ok ? readMask(m, st.k, st.s, st.d, result.size) : new Array(m).fill(true);
+  const P = pad(X, st.p, st.mode === "max" ? -Infinity : 0); // padding never wins a max
+  view.drawn = { st, K, P, result, ok };
+
+  view.stage.replaceChildren(
+    panel(`Padded input ${m}×${m} (n = ${st.n}, p = ${st.p})`, inputGrid(st, P, read)),
+    windowPanel(st, K),
+    ok ? outputPanel(view, result) : panel("Output", h("p", { class: "cnnw-none", "data-role": "output-none" }, "No output: see the message above.")),
+  );
+  view.formula.replaceChildren(...formula(st, result.size, ok));
+  view.problem.textContent = result.problem;
+  view.problem.hidden = ok;
+  view.note.textContent = ok ? unusedNote(st, read) : "";
+  for (const [name, s] of Object.entries(view.sliders)) s.show(model.get(name));
+  view.operation.select.value = st.mode;
+  view.sliders.kernel_size.wrap.querySelector("label").textContent = st.mode === "conv" ? "Kernel size k" : "Window size k";
+  view.stepper.wrap.hidden = !ok;
+  report(model, { Y: result.Y, error: result.problem });
+}
+
+function inputGrid(st, P, read) {
+  const m = P.length;
+  return grid(m, m, (r, c) => {
+    const unused = !read[r] || !read[c];
+    return {
+      text: fmt(P[r][c]),
+      value: P[r][c],
+      cls: `${isPadding(r, c, st.n, st.p) ? "cnnw-pad" : ""} ${unused ? "cnnw-unused" : ""}`,
+      title: unused ? "never read by any window" : undefined,
+    };
+  }, { label: "padded input", role: "input" });
+}
+
+/** The kernel; for pooling, an empty window that highlight() fills with the values it reads. */
+function windowPanel(st, K) {
+  const isPool = st.mode !== "conv";
+  const cells = grid(st.k, st.k, (r, c) => ({
+    text: isPool ? "" : fmt(K[r][c]),
+    value: isPool ? undefined : K[r][c],
+    cls: "cnnw-kernel",
+  }), { label: isPool ? "values in the pooling window" : "kernel", role: "kernel" });
+  const title = isPool
+    ? `Window ${st.k}×${st.k}: the values it reads (${st.mode === "max" ? "the largest is kept" : "their mean is kept"})`
+    : `Kernel ${st.k}×${st.k}`;
+  return panel(title, cells);
+}
+
+function outputPanel(view, result) {
+  const cells = grid(result.size, result.size, (r, c) => ({
+    text: fmt(result.Y[r][c]),
+    value: result.Y[r][c],
+    cls: "cnnw-out",
+  }), { label: "output", role: "output", tag: "button" });
+  selectable(cells, result.size, result.size, view.model.get("position"), (i) => save(view.model, { position: i }));
+  return panel(`Output ${result.size}×${result.size}`, cells);
+}
+
+// ---- highlight: the window behind the current output cell, and its arithmetic
+
+function highlight(view) {
+  const { st, K, P, result, ok } = view.drawn;
+  const { stage } = view;
+  for (const cell of stage.querySelectorAll(".cnnw-win, .cnnw-current")) cell.classList.remove("cnnw-win", "cnnw-current");
+  if (!ok) {
+    view.calc.textContent = "";
+    return;
   }
+  const count = result.size ** 2;
+  const position = Math.min(Math.max(view.model.get("position"), 0), count - 1);
+  const i = Math.floor(position / result.size);
+  const j = position % result.size;
+  const cells = taps(i, j, st.k, st.s, st.d);
+  const inputCells = stage.querySelector('[data-role="input"]').children;
+  for (const [r, c] of cells) inputCells[r * P.length + c].classList.add("cnnw-win");
+  const outCells = [...stage.querySelector('[data-role="output"]').children];
+  outCells.forEach((cell, index) => {
+    cell.tabIndex = index === position ? 0 : -1;
+  });
+  outCells[position].classList.add("cnnw-current");
 
-  /** Mark the window that produces the current output cell, and spell out its arithmetic. */
-  function highlight() {
-    const { st, K, P, result } = drawn;
-    for (const cell of stage.querySelectorAll(".cnnw-win, .cnnw-current")) cell.classList.remove("cnnw-win", "cnnw-current");
-    if (result.problem) {
-      calc.textContent = "";
-      return;
-    }
-    const count = result.size ** 2;
-    const pos = Math.min(Math.max(model.get("position"), 0), count - 1);
-    const i = Math.floor(pos / result.size);
-    const j = pos % result.size;
-    const inputGrid = stage.querySelector('[data-role="input"]');
-    const m = st.n + 2 * st.p;
-    const cells = taps(i, j, st.k, st.s, st.d);
-    for (const [r, c] of cells) inputGrid.children[r * m + c].classList.add("cnnw-win");
-    const outCells = stage.querySelector('[data-role="output"]').children;
-    [...outCells].forEach((cell, index) => {
-      cell.tabIndex = index === pos ? 0 : -1;
-    });
-    outCells[pos].classList.add("cnnw-current");
+  const values = cells.map(([r, c]) => P[r][c]);
+  if (st.mode !== "conv") showWindow(stage, values, st.mode);
+  view.calc.replaceChildren(
+    h("span", { class: "cnnw-eq" }, `y[${i}, ${j}] = ${windowSum(values, K, st.mode)} = `),
+    h("strong", {}, fmt(result.Y[i][j])),
+  );
+  view.stepper.status.textContent = `Window ${position + 1} of ${count}: output row ${i}, column ${j}`;
+}
 
-    const values = cells.map(([r, c]) => P[r][c]);
-    if (st.mode !== "conv") showWindow(values, st.mode);
-    const y = `y[${i}, ${j}]`;
-    let sum;
-    if (st.mode === "conv") {
-      const w = K.flat();
-      sum = values.map((v, t) => `${fmt(v)}×${fmt(w[t])}`).join(" + ");
-    } else if (st.mode === "max") {
-      sum = `max(${values.map(fmt).join(", ")})`;
-    } else {
-      sum = `(${values.map(fmt).join(" + ")}) / ${values.length}`;
-    }
-    calc.replaceChildren(h("span", { class: "cnnw-eq" }, `${y} = ${sum} = `), h("strong", {}, fmt(result.Y[i][j])));
-    steps.status.textContent = `Window ${pos + 1} of ${count}: output row ${i}, column ${j}`;
-  }
+/** One window's arithmetic written out: a weighted sum, a max, or a mean. */
+function windowSum(values, K, mode) {
+  if (mode === "max") return `max(${values.map(fmt).join(", ")})`;
+  if (mode === "avg") return `(${values.map(fmt).join(" + ")}) / ${values.length}`;
+  const w = K.flat();
+  return values.map((v, t) => `${fmt(v)}×${fmt(w[t])}`).join(" + ");
+}
 
-  /** Pooling: the window panel shows the values the window reads; max pooling marks the one it keeps. */
-  function showWindow(values, mode) {
-    const cells = stage.querySelector('[data-role="kernel"]').children;
-    const kept = mode === "max" ? values.indexOf(Math.max(...values)) : -1;
-    values.forEach((v, t) => {
-      cells[t].textContent = fmt(v);
-      cells[t].dataset.value = String(v);
-      cells[t].classList.toggle("cnnw-current", t === kept);
-    });
-  }
+/** Pooling: the window panel shows the values the window reads; max pooling marks the one it keeps. */
+function showWindow(stage, values, mode) {
+  const cells = stage.querySelector('[data-role="kernel"]').children;
+  const kept = mode === "max" ? values.indexOf(Math.max(...values)) : -1;
+  values.forEach((v, t) => {
+    cells[t].textContent = fmt(v);
+    cells[t].dataset.value = String(v);
+    cells[t].classList.toggle("cnnw-current", t === kept);
+  });
+}
 
-  const stop = watch(model, SETTINGS, ["position"], draw, highlight);
+function render({ model, el }) {
+  const view = build(model, el);
+  const stop = watch(model, SETTINGS, ["position"], () => draw(view), () => highlight(view));
   return () => {
-    steps.stop();
+    view.stepper.stop();
     stop();
   };
 }

@@ -1,9 +1,14 @@
-// The arithmetic behind the explorers, with no DOM: sizes, windows, outputs.
+// The arithmetic behind the convolution explorers, with no DOM: sizes,
+// windows, outputs, and numbers written the way the grids show them.
 // tests/test_widgets.py runs this file with node and checks it against
-// helpers.conv.output_size and torch.nn.functional.
+// helpers.conv.output_size and torch.nn.functional; net_math.js takes its
+// output size from here too.
 //
+// Names as in torch: n input size, k kernel (or window) size, p padding,
+// s stride, d dilation. `pad` is always zero padding (a function here); `mode`
+// is always the operation: "conv" (cross-correlation), "max" or "avg" pooling.
 // Grids are arrays of rows (X[row][col]); "padded" coordinates count from the
-// top-left corner of the zero-padded input.
+// top-left corner of the padded input.
 
 /** How many input rows (or columns) one window spans: d(k - 1) + 1. */
 export function span(k, d) {
@@ -14,6 +19,11 @@ export function span(k, d) {
 export function outputSize(n, k, p, s, d) {
   const room = n + 2 * p - span(k, d);
   return room < 0 ? 0 : Math.floor(room / s) + 1;
+}
+
+/** The size formula with numbers in, for d = 1: "⌊(n + 2·p − k) / s⌋ + 1". */
+export function sizeFormula(n, k, p, s) {
+  return `⌊(${n} + 2·${p} − ${k}) / ${s}⌋ + 1`;
 }
 
 /** Why a setting cannot work, as a sentence for the reader; "" when it can. */
@@ -57,6 +67,11 @@ export function pad(X, p, fill = 0) {
       return i >= 0 && i < H && j >= 0 && j < W ? X[i][j] : fill;
     }),
   );
+}
+
+/** Whether padded cell (r, c) is padding, for an n x n input padded by p. */
+export function isPadding(r, c, n, p) {
+  return r < p || c < p || r >= p + n || c >= p + n;
 }
 
 /** The padded-input cells that output (i, j) reads, in kernel order: [row, col] pairs. */

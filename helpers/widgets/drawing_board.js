@@ -1,19 +1,20 @@
-// A canvas to draw a digit on, with mouse, touch or pen (pointer events), for
+// A board to draw a digit on, with mouse, touch or pen (pointer events), for
 // NetworkExplorer. The ink is black on a transparent canvas; read() returns its
 // opacity per pixel, 0 (none) to 1 (full), the way MNIST stores ink.
+// (Called a board, not a pad: in these files `pad` is zero padding.)
 import { h } from "./ui.js";
 
 /**
- * drawPad({size, ink, onStart, onStroke, onEnd}): a size x size canvas; `ink` is the
+ * drawingBoard({size, ink, onStart, onStroke, onEnd}): a size x size canvas; `ink` is the
  * stroke width in canvas pixels. onStart() runs before a stroke's first dot, onStroke()
  * after each piece of stroke (at most once per animation frame), onEnd() when it ends.
  */
-export function drawPad({ size, ink, onStart, onStroke, onEnd }) {
+export function drawingBoard({ size, ink, onStart, onStroke, onEnd }) {
   const canvas = h("canvas", {
-    class: "cnnw-pad-canvas",
+    class: "cnnw-board",
     width: size,
     height: size,
-    "data-role": "pad",
+    "data-role": "pad", // the name the browser tests (and JupyterLab's) look for
     "aria-label": "Drawing area: draw a digit with a mouse, finger or pen",
   });
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -75,6 +76,7 @@ export function drawPad({ size, ink, onStart, onStroke, onEnd }) {
     },
     /** Show a 28x28 image (values in [0, 1]) as ink, scaled up without smoothing. */
     show(pixels) {
+      // as ink (opacity), like a stroke, so that read() gives the pixels back
       const small = document.createElement("canvas");
       small.width = small.height = 28;
       const sctx = small.getContext("2d");

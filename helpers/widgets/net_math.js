@@ -5,12 +5,13 @@
 // and helpers.drawing; tests/browser/test_network_explorer_page.py checks it in the book.
 //
 // Maps are Float64Array in (C, H, W) order, row by row; vectors are Float64Array.
+// A layer's kernel_size, stride and padding are [rows, columns] pairs.
+import { fromBase64 } from "./bytes.js";
+import { outputSize } from "./conv_math.js";
 
 /** base64 -> Float32Array (little-endian float32 or float16 values, as exported). */
 export function decodeWeights(b64, dtype) {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const bytes = fromBase64(b64);
   const view = new DataView(bytes.buffer);
   if (dtype === "float32") {
     const out = new Float32Array(bytes.length / 4);
@@ -48,8 +49,8 @@ function conv2d(x, [C, H, W], L) {
   const [sh, sw] = L.stride;
   const [ph, pw] = L.padding;
   const O = L.out_channels;
-  const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1;
-  const Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  const Ho = outputSize(H, kh, ph, sh, 1);
+  const Wo = outputSize(W, kw, pw, sw, 1);
   const y = new Float64Array(O * Ho * Wo);
   for (let o = 0; o < O; o++) {
     const bias = L.B ? L.B[o] : 0;
@@ -80,8 +81,8 @@ function pool2d(x, [C, H, W], L, isMax) {
   const [kh, kw] = L.kernel_size;
   const [sh, sw] = L.stride;
   const [ph, pw] = L.padding;
-  const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1;
-  const Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  const Ho = outputSize(H, kh, ph, sh, 1);
+  const Wo = outputSize(W, kw, pw, sw, 1);
   const y = new Float64Array(C * Ho * Wo);
   for (let c = 0; c < C; c++) {
     for (let i = 0; i < Ho; i++) {
@@ -130,12 +131,12 @@ const ACTIVATIONS = {
 
 /**
  * Run the network on one input (Float64Array, shape [C, H, W]).
- * Returns one {layer, data, shape} per layer, in order; the last data are the logits.
+ * Returns each layer's output, {layer, data, shape}, in order; the last data are the logits.
  */
 export function forward(net, input, shape) {
   let x = input;
   let s = shape;
-  const steps = [];
+  const outputs = [];
   for (const L of net) {
     if (L.type === "conv") [x, s] = conv2d(x, s, L);
     else if (L.type === "maxpool") [x, s] = pool2d(x, s, L, true);
@@ -164,9 +165,9 @@ export function forward(net, input, shape) {
     } else if (L.type === "flatten") s = [x.length];
     else if (L.type === "linear") [x, s] = [linear(x, L), [L.out_features]];
     else throw new Error(`layer type ${L.type} cannot run here`);
-    steps.push({ layer: L, data: x, shape: s });
+    outputs.push({ layer: L, data: x, shape: s });
   }
-  return steps;
+  return outputs;
 }
 
 /** Softmax of logits, computed stably. */

@@ -1,6 +1,14 @@
 // DOM pieces shared by the explorers: elements, labelled controls, number
-// grids, a selectable output grid and step/play buttons. Every control is a
-// native element with a <label>, so it works with a keyboard and a screen reader.
+// grids, a selectable output grid, step/play buttons, and the two ways a view
+// talks to its model (save what the reader changed, report what the view drew).
+// Every control is a native element with a <label>, so it works with a keyboard
+// and a screen reader.
+//
+// Who writes which trait: the reader's settings (sliders, menus, typed weights)
+// are written by whichever side the reader used, Python or this page; what a
+// view draws from them (an output grid, a size, a message) is written by the
+// view alone, with report(). Python checks the settings and keeps torch's
+// answer (torch_output()) to compare with.
 
 let counter = 0;
 
@@ -14,6 +22,31 @@ export function uid(prefix) {
 // element marked data-lm-suppress-shortcuts to it, instead of moving between cells
 // (an arrow key on a slider would otherwise select the next cell).
 const KEYED = new Set(["input", "select", "textarea", "button"]);
+
+/** The arrow keys as [row, column] moves, for grids and canvases read with the keyboard. */
+export const ARROWS = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+
+/** v limited to lo..hi. */
+export function clamp(v, lo, hi) {
+  return Math.max(lo, Math.min(hi, v));
+}
+
+/** Set traits on the model and send them to Python (and to other views) in one message. */
+export function save(model, changes) {
+  for (const [name, value] of Object.entries(changes)) model.set(name, value);
+  model.save_changes();
+}
+
+/**
+ * Send traits that this view derives from the settings (an output, its size, a
+ * message), but only those that changed: the browser is their one writer, and a
+ * redraw that changed nothing sends nothing. Values are compared as JSON, the way
+ * they travel (so -Infinity and null count as equal, as JSON has no infinities).
+ */
+export function report(model, derived) {
+  const changed = Object.entries(derived).filter(([name, value]) => JSON.stringify(model.get(name)) !== JSON.stringify(value));
+  if (changed.length) save(model, Object.fromEntries(changed));
+}
 
 /** document.createElement with attributes ("onclick": listener, "text": textContent) and children. */
 export function h(tag, attrs = {}, ...children) {
@@ -52,6 +85,12 @@ export function slider({ label, min, max, value, role, onChange }) {
       out.textContent = String(v);
     },
   };
+}
+
+/** A slider for the integer trait `name`, over the range the model's `limits` give it; moving it saves the trait. */
+export function traitSlider(model, name, label) {
+  const [min, max] = model.get("limits")[name];
+  return slider({ label, min, max, value: model.get(name), role: name, onChange: (v) => save(model, { [name]: v }) });
 }
 
 /** A labelled <select>; options are [value, text] pairs. */
@@ -107,11 +146,12 @@ export function selectable(gridEl, rows, cols, current, onSelect) {
   });
   gridEl.addEventListener("keydown", (event) => {
     const at = cells.indexOf(document.activeElement);
-    if (at < 0) return;
-    const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -cols, ArrowDown: cols };
-    const next = at + (moves[event.key] ?? NaN);
-    if (Number.isNaN(next) || next < 0 || next >= rows * cols) return;
-    if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && Math.floor(next / cols) !== Math.floor(at / cols)) return;
+    if (at < 0 || !(event.key in ARROWS)) return;
+    const [dr, dc] = ARROWS[event.key];
+    const r = Math.floor(at / cols) + dr;
+    const c = (at % cols) + dc;
+    if (r < 0 || r >= rows || c < 0 || c >= cols) return; // the edge: stay, do not wrap
+    const next = r * cols + c;
     event.preventDefault();
     cells[at].tabIndex = -1;
     cells[next].tabIndex = 0;
