@@ -7,8 +7,10 @@ many settings; tests/browser/ checks the same code drawn in the built book.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import math
 import pathlib
 import re
 import shutil
@@ -17,6 +19,7 @@ import subprocess
 import pytest
 import torch
 import torch.nn.functional as F
+import traitlets as t
 
 from helpers import conv, data, widgets
 from tools import notebooks
@@ -24,13 +27,13 @@ from tools import notebooks
 MATH_JS = pathlib.Path(widgets.__file__).with_name("conv_math.js")
 
 
-def node(script: str, payload=None):
-    """Run an ES module script with node; it reads JSON `input` and prints JSON."""
+def node(script: str, payload=None, module: str = "conv_math.js"):
+    """Run an ES module script with node, `module` imported as m; it reads JSON `input` and prints JSON."""
     exe = shutil.which("node")
     if exe is None:
         pytest.fail("node (Node.js) is needed to test the widgets' JavaScript; install it "
                     "(e.g. `apt-get install nodejs npm`), it also provides npm for the book's runtime")
-    prelude = (f"import * as m from {json.dumps(MATH_JS.as_uri())};\n"
+    prelude = (f"import * as m from {json.dumps(MATH_JS.with_name(module).as_uri())};\n"
                "import { readFileSync } from 'node:fs';\n"
                "const input = JSON.parse(readFileSync(0, 'utf8'));\n")
     out = subprocess.run([exe, "--input-type=module", "-e", prelude + script], input=json.dumps(payload),
@@ -146,6 +149,33 @@ def test_js_parse_weight_takes_only_finite_numbers():
     assert got == [None, None, None, None, None, None, None, 2.5, -1, 0.001, 0]
 
 
+def test_js_size_formula_and_padding_cells():
+    got = node("console.log(JSON.stringify([m.sizeFormula(94, 3, 1, 2),"
+               " [0, 1, 2, 3, 4].map((r) => m.isPadding(r, 2, 3, 1))]));")
+    assert got == ["⌊(94 + 2·1 − 3) / 2⌋ + 1", [True, False, False, False, True]]
+    assert (94 + 2 * 1 - 3) // 2 + 1 == conv.output_size(94, 3, 1, 2)
+
+
+def test_js_base64_bytes_match_python():
+    raw = bytes(range(256))
+    got = node("const b = m.fromBase64(input); console.log(JSON.stringify([Array.from(b), Array.from(m.unitPixels(b, 254))]));",
+               base64.b64encode(raw).decode("ascii"), module="bytes.js")
+    assert got == [list(raw), [254 / 255, 1.0]]
+
+
+def test_js_colour_scales():
+    """White at 0, the end colours at ±limit, a square-root ramp between; grays both ways."""
+    got = node("const px = (f, v) => { const a = [0, 0, 0]; f(v, a, 0); return a.map(Math.round); };"
+               "const d = m.diverging(4);"
+               "console.log(JSON.stringify([px(d, 0), px(d, -4), px(d, 4), px(d, 1), px(d, 99), px(m.diverging(0), 1),"
+               " px(m.photoGray, 1), px(m.inkGray, 1), m.maxAbs([1, -5, 3]), m.maxAbs([1, -5, 3], 2),"
+               " m.divergingGradient(3)]));", module="paint.js")
+    white, blue, red = [255, 255, 255], [33, 102, 172], [178, 24, 43]
+    half = [math.floor(255 + (e - 255) * 0.5 + 0.5) for e in red]  # rounded as JS does; |v| / limit = 1/4, strength sqrt(1/4)
+    assert got == [white, blue, red, half, red, red, white, [0, 0, 0], 5, 3,
+                   "linear-gradient(to right, rgb(33,102,172), rgb(255,255,255), rgb(178,24,43))"]
+
+
 @pytest.mark.parametrize("entry", ["conv_explorer.js", "channel_explorer.js", "kernel_playground.js"])
 def test_bundles_are_self_contained_modules(entry, tmp_path):
     """What anywidget sends to the browser: one module, no relative import left, a render()."""
@@ -164,25 +194,29 @@ def test_bundles_are_self_contained_modules(entry, tmp_path):
 
 def test_conv_explorer_defaults_are_the_seed_example():
     w = widgets.ConvExplorer()
-    assert w.Y == [[19.0, 25.0], [37.0, 43.0]] and w.error == ""
+    assert w.torch_output().tolist() == [[19.0, 25.0], [37.0, 43.0]]
+    assert (w.Y, w.error, w.drawn_output()) == ([], "", None)  # no view has drawn it
     assert repr(w) == "ConvExplorer(n=3, kernel_size=2, padding=0, stride=1, dilation=1, mode='conv')"
     assert torch.equal(w.input_values(), torch.arange(9.0, dtype=torch.float64).reshape(3, 3))
 
 
 def test_conv_explorer_pooling_seed_numbers():
     X = torch.arange(16.0).reshape(4, 4)
-    assert widgets.ConvExplorer(X, mode="max", kernel_size=3, padding=1, stride=2).Y == [[5, 7], [13, 15]]
-    assert widgets.ConvExplorer(mode="avg").Y == [[2, 3], [5, 6]]
-    assert widgets.ConvExplorer(mode="max").Y == [[4, 5], [7, 8]]
+    out = widgets.ConvExplorer(X, mode="max", kernel_size=3, padding=1, stride=2).torch_output()
+    assert out.tolist() == [[5, 7], [13, 15]]
+    assert widgets.ConvExplorer(mode="avg").torch_output().tolist() == [[2, 3], [5, 6]]
+    assert widgets.ConvExplorer(mode="max").torch_output().tolist() == [[4, 5], [7, 8]]
 
 
-def test_conv_explorer_recomputes_after_python_changes():
+def test_conv_explorer_torch_output_follows_python_changes():
     w = widgets.ConvExplorer(X=torch.arange(64.0).reshape(8, 8), K=torch.ones(3, 3))
+    w.position = 35
     w.padding, w.stride = 1, 2
-    assert len(w.Y) == conv.output_size(8, 3, 1, 2) == 4
+    assert w.position == 15  # the last cell of the smaller output
     want = F.conv2d(torch.arange(64.0).reshape(1, 1, 8, 8), torch.ones(1, 1, 3, 3), padding=1, stride=2)
-    assert w.Y == want[0, 0].tolist()
+    assert w.torch_output().shape == (4, 4) and conv.output_size(8, 3, 1, 2) == 4
     assert torch.equal(w.torch_output(), want[0, 0].double())
+    assert w.Y == []  # Python never writes what a view draws
     w.n = 5  # X no longer fits: the grid becomes 0, 1, 2, ...
     assert torch.equal(w.input_values(), torch.arange(25.0, dtype=torch.float64).reshape(5, 5))
 
@@ -212,7 +246,7 @@ def test_conv_explorer_refuses_a_python_change_and_keeps_the_old_value():
         w.position = 4
     with pytest.raises(ValueError, match="kernel 4 does not fit an input of size 3"):
         w.kernel_size = 4
-    assert w.kernel_size == 2 and w.Y == [[19.0, 25.0], [37.0, 43.0]]
+    assert w.kernel_size == 2 and w.torch_output().tolist() == [[19.0, 25.0], [37.0, 43.0]]
     with pytest.raises(ValueError), w.hold_trait_notifications():
         w.n, w.kernel_size = 2, 3
     assert (w.n, w.kernel_size) == (3, 2)  # rolled back together
@@ -221,11 +255,27 @@ def test_conv_explorer_refuses_a_python_change_and_keeps_the_old_value():
 def test_conv_explorer_accepts_what_the_browser_sends():
     """An impossible setting from the browser is shown there as a message, not refused here."""
     w = widgets.ConvExplorer()
-    w.set_state({"kernel_size": 5, "Y": [], "error": "Refused: ..."})  # as a comm message would
-    assert (w.kernel_size, w.Y, w.error) == (5, [], "Refused: ...")
+    w.set_state({"Y": [[19, 25], [37, 43]], "error": ""})  # as a comm message would
+    assert torch.equal(w.drawn_output(), w.torch_output())
+    w.set_state({"kernel_size": 5, "Y": [], "error": "Refused: ..."})
+    assert (w.kernel_size, w.Y, w.error, w.drawn_output()) == (5, [], "Refused: ...", None)
+    with pytest.raises(ValueError, match="does not fit"):  # torch's answer: there is none
+        w.torch_output()
     with pytest.raises(ValueError, match="stride must be between"):  # sliders never go there
         w.set_state({"stride": 9})
     assert w.stride == 1
+    w.set_state({"kernel_size": 3, "mode": "max", "padding": 1, "dilation": 2, "Y": [[None, 4.0], [7.0, 8.0]]})
+    assert w.drawn_output()[0, 0] == -math.inf  # JSON's null for a window of padding only
+
+
+def test_what_a_view_draws_is_read_only_in_python():
+    """One writer per derived trait: the browser view."""
+    for w, names in [(widgets.ConvExplorer(), ["Y", "error"]), (widgets.ChannelExplorer(), ["Y", "error"]),
+                     (widgets.KernelPlayground(size=20), ["out_shape", "preset"]),
+                     (widgets.NetworkExplorer(), ["probabilities"])]:
+        for name in names:
+            with pytest.raises(t.TraitError, match="read-only"):
+                setattr(w, name, getattr(w, name))
 
 
 def test_conv_explorer_validates_python_assignments_like_the_constructor():
@@ -239,7 +289,7 @@ def test_conv_explorer_validates_python_assignments_like_the_constructor():
         w.X = torch.zeros(5, 4)
     with w.hold_trait_notifications():  # the way the message names
         w.n, w.X = 2, [[1, 2], [3, 4]]
-    assert w.Y == [[20.0]] and w.error == ""
+    assert w.torch_output().tolist() == [[20.0]]
     pooling = widgets.ConvExplorer(mode="max")
     with pytest.raises(ValueError, match="no weights"):
         pooling.K = [[1.0, 0.0], [0.0, 1.0]]
@@ -247,7 +297,7 @@ def test_conv_explorer_validates_python_assignments_like_the_constructor():
 
 def test_channel_explorer_validates_python_assignments_like_the_constructor():
     w = widgets.ChannelExplorer()
-    before = (w.X, w.K, w.bias, w.Y)
+    before = (w.X, w.K, w.bias, w.torch_output())
     for name, value, message in [
         ("K", [], r"K must have shape"),
         ("K", torch.zeros(3, 3, 2, 2), r"X has 2 input channels but K has 3.*hold_trait_notifications"),
@@ -260,27 +310,30 @@ def test_channel_explorer_validates_python_assignments_like_the_constructor():
     ]:
         with pytest.raises(ValueError, match=message):
             setattr(w, name, value)
-        assert (w.X, w.K, w.bias, w.Y) == before, name  # nothing half-changed
+        assert (w.X, w.K, w.bias) == before[:3] and torch.equal(w.torch_output(), before[3]), name  # nothing half-changed
         assert w.shape == (3, 2, 3, 2)
     X, K = torch.arange(16.0).reshape(1, 4, 4), torch.ones(1, 3, 3)  # one output channel
     w.channel = 2
     with w.hold_trait_notifications():
         w.X, w.K, w.bias = X, K, [0.5]
     assert w.shape == (1, 1, 4, 3) and w.channel == 0
-    torch.testing.assert_close(torch.tensor(w.Y, dtype=torch.float64),
+    torch.testing.assert_close(w.torch_output(),
                                F.conv2d(X[None].double(), K[None].double(), torch.tensor([0.5]).double())[0])
-    w.X = X + 1  # same shape: taken, and Y follows
-    assert w.Y[0][0][0] == 0.5 + (X[0, :3, :3] + 1).sum().item()
+    w.X = X + 1  # same shape: taken, and torch's answer follows
+    assert w.torch_output()[0, 0, 0] == 0.5 + (X[0, :3, :3] + 1).sum().item()
 
 
 def test_channel_explorer_defaults_are_the_seed_example():
     w = widgets.ChannelExplorer()
-    assert w.Y[0] == [[56.0, 72.0], [104.0, 120.0]]
+    assert w.torch_output()[0].tolist() == [[56.0, 72.0], [104.0, 120.0]]
     X, K, b = w.tensors()
     assert K.shape == (3, 2, 2, 2)
-    torch.testing.assert_close(torch.tensor(w.Y, dtype=torch.float64), conv.corr2d_multi_in_out(X, K))
+    torch.testing.assert_close(w.torch_output(), conv.corr2d_multi_in_out(X, K))
     w.padding, w.stride = 1, 2
-    torch.testing.assert_close(torch.tensor(w.Y, dtype=torch.float64), F.conv2d(X[None], K, b, padding=1, stride=2)[0])
+    torch.testing.assert_close(w.torch_output(), F.conv2d(X[None], K, b, padding=1, stride=2)[0])
+    assert (w.Y, w.drawn_output()) == ([], None)
+    w.set_state({"Y": w.torch_output().tolist()})  # as a view sends it
+    assert torch.equal(w.drawn_output(), w.torch_output())
 
 
 def test_channel_explorer_validation():
@@ -296,20 +349,23 @@ def test_channel_explorer_validation():
     with pytest.raises(ValueError, match="channel must be 0 to 0"):
         widgets.ChannelExplorer(X, torch.zeros(2, 2, 2)).channel = 1
     w = widgets.ChannelExplorer(X, torch.ones(2, 3, 3), bias=[0.5])  # (C_in, k, k): one output channel
-    assert torch.equal(torch.tensor(w.Y), torch.full((1, 2, 2), 0.5, dtype=torch.float64))
+    assert torch.equal(w.torch_output(), torch.full((1, 2, 2), 0.5, dtype=torch.float64))
 
 
 def test_kernel_playground_photo_presets_and_shape():
     w = widgets.KernelPlayground()
     photo = data.sample_photo(size=80)
     assert torch.equal(w.image_tensor(), photo)  # 8-bit already: nothing lost in the widget
-    assert w.out_shape == [photo.shape[0] - 2, photo.shape[1] - 2]
-    w.preset, w.stride, w.padding = "sharpen", 2, 1
+    assert w.torch_output().shape == (photo.shape[0] - 2, photo.shape[1] - 2)
+    assert repr(w) == "KernelPlayground(kernel='Sobel x (vertical edges)', stride=1, padding=0)"
+    w.kernel, w.stride, w.padding = "sharpen", 2, 1  # a preset by its name
     assert w.kernel == widgets.PRESETS["sharpen"]
-    assert w.out_shape == list(conv.output_size(tuple(photo.shape), 3, 1, 2))
+    assert w.torch_output().shape == conv.output_size(tuple(photo.shape), 3, 1, 2)
+    torch.testing.assert_close(w.torch_output(), F.conv2d(photo.double()[None, None],
+                               torch.tensor(w.kernel, dtype=torch.float64)[None, None], stride=2, padding=1)[0, 0])
     w.kernel = [[0, 0, 0], [0, 2, 0], [0, 0, 0]]
-    assert w.preset == "custom"
-    assert repr(w) == "KernelPlayground(preset='custom', stride=2, padding=1, out_shape=[47, 40])"
+    assert repr(w) == "KernelPlayground(kernel=[[0.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]], stride=2, padding=1)"
+    assert (w.out_shape, w.preset) == ([], "")  # what a view draws, and none has
 
 
 def test_kernel_playground_validation():
@@ -317,6 +373,8 @@ def test_kernel_playground_validation():
         widgets.KernelPlayground(kernel=torch.ones(5, 5))
     with pytest.raises(ValueError, match="unknown preset"):
         widgets.KernelPlayground(kernel="emboss")
+    with pytest.raises(ValueError, match="unknown preset"):
+        widgets.KernelPlayground().kernel = "emboss"
     with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
         widgets.KernelPlayground(image=torch.full((20, 20), 2.0))
     with pytest.raises(ValueError, match="sides must be 8 to 160"):

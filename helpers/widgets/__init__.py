@@ -4,8 +4,19 @@ Four ``anywidget.AnyWidget`` classes. Their arithmetic and drawing run in the
 browser (the ``.js`` and ``.css`` files next to this one), so they keep
 working in the static HTML book with no kernel, as well as in Jupyter and
 Colab. With a kernel, what the reader picks is synced back to the Python
-traits, so a later cell can read ``explorer.stride`` or ``explorer.Y`` and
-compare against torch.
+traits, so a later cell can read ``explorer.stride``.
+
+Each trait has one writer. The settings are written by whichever side the
+reader uses (Python checks them); what a view draws from them (``Y``,
+``error``, ``out_shape``, ``preset``, ``probabilities``) is written by the
+browser view alone and is read-only in Python: empty until a view has drawn,
+and never computed here. Python's answer for the same setting is torch's,
+``torch_output()``, the oracle a notebook compares the drawing with.
+
+The JavaScript is split by job: ``ui.js`` (controls, grids, model sync),
+``conv_math.js`` (sizes, windows, outputs), ``paint.js`` (colour scales,
+canvases), ``bytes.js`` (base64 traits), ``net_math.js`` (a network's forward
+pass), ``drawing_board.js``; one file per explorer puts them together.
 
 - ``ConvExplorer``: one input, one kernel (or a pooling window); sliders for
   input size, kernel size, padding, stride and dilation.

@@ -76,28 +76,43 @@ def _in_range(name: str, value: int, limits: dict) -> int:
 
 
 def _check_position(widget, value: int) -> int:
-    """An output cell counted row by row: 0 <= position < (cells in the output)."""
-    cells = len(widget.Y[0]) ** 2 if widget.Y and isinstance(widget.Y[0][0], list) else len(widget.Y) ** 2
-    if value < 0 or (widget.Y and not widget._from_browser() and value >= cells):
+    """An output cell counted row by row: 0 <= position < (cells in the output), when it has one."""
+    cells = widget._output_side() ** 2
+    if value < 0 or (cells and value >= cells):
         raise ExplorerError(f"position must be 0 to {max(cells - 1, 0)} (an output cell, row by row), got {value}")
     return value
 
 
 class _Explorer(anywidget.AnyWidget):
-    """Shared plumbing: the stylesheet, the slider limits and who made a change."""
+    """Shared plumbing: the stylesheet, the slider limits and where a change came from.
+
+    Each trait has one writer. The reader's settings are inputs: Python checks
+    them when set from Python, and takes them as sent when they come from a
+    browser view (whose sliders stay in range, and which explains a setting that
+    has no output itself). What a view draws from them (an output, its size, a
+    message) is read-only here and written by the view alone; Python's answer
+    for the same setting comes from torch (torch_output()).
+    """
 
     _css = _CSS
     LIMITS: dict = {}
     limits = t.Dict().tag(sync=True)
-    error = t.Unicode("", help="why the current setting has no output ('' when it has one)").tag(sync=True)
 
     def __init__(self, **kwargs):
+        self._from_view = False
         super().__init__(limits={k: list(v) for k, v in self.LIMITS.items()}, **kwargs)
 
-    def _from_browser(self) -> bool:
-        """True while ipywidgets applies a change sent by a browser view (it locks those traits)."""
-        return bool(getattr(self, "_property_lock", None))
+    def set_state(self, sync_data):
+        """Apply a change sent by a browser view (ipywidgets calls this for every one)."""
+        self._from_view = True
+        try:
+            super().set_state(sync_data)
+        finally:
+            self._from_view = False
+
+    def _repr_args(self) -> dict:
+        return {name: getattr(self, name) for name in self._repr_traits}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._repr_traits)
+        args = ", ".join(f"{name}={value!r}" for name, value in self._repr_args().items())
         return f"{type(self).__name__}({args})"

@@ -26,8 +26,8 @@ class ChannelExplorer(_Explorer):
     X (C_in, n, n), K (C_out, C_in, k, k) or (C_in, k, k) for one output
     channel, bias (C_out,) or None for zeros. Left out, X and K are the
     two-channel example with K stacked as K, K+1, K+2 (three output channels).
-    Y (C_out, n', n') is the output as last drawn (torch's until a browser
-    view has drawn it).
+    torch_output() is torch's answer (C_out, n', n'). Y and error are what a
+    browser view drew: written by the view alone, [] and '' until one has drawn.
     """
 
     _esm = bundle("channel_explorer.js")
@@ -41,7 +41,8 @@ class ChannelExplorer(_Explorer):
     stride = t.Int(1).tag(sync=True)
     channel = t.Int(0, help="the output channel being explained").tag(sync=True)
     position = t.Int(0, help="the output cell being explained, counted row by row").tag(sync=True)
-    Y = t.List().tag(sync=True)
+    Y = t.List(read_only=True, help="the output (C_out, n', n') a browser view drew").tag(sync=True)
+    error = t.Unicode("", read_only=True, help="why the view drew no output, in its words ('' if it drew one)").tag(sync=True)
 
     def __init__(self, X=None, K=None, bias=None, *, padding: int = 0, stride: int = 1,
                  channel: int = 0, position: int = 0):
@@ -50,8 +51,6 @@ class ChannelExplorer(_Explorer):
         x, k, b = self._checked(X, K, bias)
         super().__init__(X=x.tolist(), K=k.tolist(), bias=b.tolist(), padding=padding, stride=stride,
                          channel=channel, position=position)
-        self._refresh()
-        _check_position(self, position)  # now that the output size is known
 
     @classmethod
     def _checked(cls, X, K, bias) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,7 +97,7 @@ class ChannelExplorer(_Explorer):
     def _check_setting(self, proposal):
         name, value = proposal["trait"].name, proposal["value"]
         _in_range(name, value, self.LIMITS)
-        if name == "padding" and not self._from_browser():
+        if name == "padding" and not self._from_view:  # the view explains it instead
             try:
                 conv.output_size(len(self.X[0]), len(self.K[0][0]), value)
             except ValueError as exc:
@@ -115,23 +114,39 @@ class ChannelExplorer(_Explorer):
             raise ExplorerError(f"channel must be 0 to {len(self.K) - 1}, got {proposal['value']}")
         return proposal["value"]
 
-    @t.observe("padding", "stride", "X", "K", "bias")
+    @t.observe("padding", "stride", "X", "K")
     def _on_setting(self, change):
-        if not self._from_browser():
-            self._refresh()
+        """Fewer channels or a smaller output: explain the last one."""
+        self.channel = min(self.channel, len(self.K) - 1)
+        side = self._output_side()
+        if side and self.position >= side * side:
+            self.position = side * side - 1
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(X, K, bias) as float64 tensors: (C_in, n, n), (C_out, C_in, k, k), (C_out,)."""
         return tuple(torch.tensor(v, dtype=torch.float64) for v in (self.X, self.K, self.bias))
 
-    def _refresh(self) -> None:
+    def _output_side(self) -> int:
+        """n' for the current setting, or 0 when it has no output."""
+        if not (self.X and self.K):  # while the constructor sets them
+            return 0
+        try:
+            return conv.output_size(len(self.X[0]), len(self.K[0][0]), self.padding, self.stride)
+        except ValueError:
+            return 0
+
+    def drawn_output(self) -> torch.Tensor | None:
+        """Y as a float64 tensor (C_out, n', n'); None when no view has drawn an output."""
+        return torch.tensor(self.Y, dtype=torch.float64) if self.Y else None
+
+    def torch_output(self) -> torch.Tensor:
+        """torch's answer for the values and setting shown: F.conv2d, (C_out, n', n') float64.
+
+        Raises ValueError if the kernel does not fit the padded input.
+        """
         X, K, b = self.tensors()
         try:
-            size = conv.output_size(X.shape[-1], K.shape[-1], self.padding, self.stride)
+            conv.output_size(X.shape[-1], K.shape[-1], self.padding, self.stride)
         except ValueError as exc:
-            self.error, self.Y = str(exc), []
-            return
-        self.error = ""
-        self.Y = F.conv2d(X[None], K, b, stride=self.stride, padding=self.padding)[0].tolist()
-        self.channel = min(self.channel, len(K) - 1)
-        self.position = min(self.position, size * size - 1)
+            raise ExplorerError(str(exc)) from None
+        return F.conv2d(X[None], K, b, stride=self.stride, padding=self.padding)[0]

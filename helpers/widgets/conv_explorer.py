@@ -36,9 +36,10 @@ class ConvExplorer(_Explorer):
     X (n, n) and K (k, k) are the values to show (tensors, arrays or lists);
     left out, or when a slider changes their size, the grids hold 0, 1, 2, ...
     row by row. mode is 'conv' (cross-correlation), 'max' or 'avg' pooling.
-    Y (n', n') is the output as last drawn by a browser view, or computed with
-    torch from Python until one has drawn it; None marks a max-pooling window
-    that holds only padding (torch gives -inf there).
+    torch_output() is torch's answer for the setting shown. Y and error are
+    what a browser view drew: written by the view alone, [] and '' until one
+    has drawn, and in a notebook only once the view's message has come back
+    (not within the cell that changed a setting).
     """
 
     _esm = bundle("conv_explorer.js")
@@ -54,7 +55,8 @@ class ConvExplorer(_Explorer):
     X = _Nested(help="input values (n x n), or [] for 0, 1, 2, ...").tag(sync=True)
     K = _Nested(help="kernel values (k x k), or [] for 0, 1, 2, ...").tag(sync=True)
     position = t.Int(0, help="the output cell being explained, counted row by row").tag(sync=True)
-    Y = t.List(help="the output grid").tag(sync=True)
+    Y = t.List(read_only=True, help="the output (n', n') a browser view drew; None where it shows −∞").tag(sync=True)
+    error = t.Unicode("", read_only=True, help="why the view drew no output, in its words ('' if it drew one)").tag(sync=True)
 
     def __init__(self, X=None, K=None, *, n: int | None = None, kernel_size: int | None = None,
                  padding: int = 0, stride: int = 1, dilation: int = 1, mode: str = "conv"):
@@ -70,7 +72,6 @@ class ConvExplorer(_Explorer):
             raise ExplorerError(f"a {mode}-pooling window has no weights: leave K out, or use mode='conv'")
         super().__init__(n=n, kernel_size=kernel_size, padding=padding, stride=stride,
                          dilation=dilation, mode=mode, X=x, K=k)
-        self._refresh()
 
     @t.validate("n", "kernel_size", "padding", "stride", "dilation", "mode")
     def _check_setting(self, proposal):
@@ -82,7 +83,7 @@ class ConvExplorer(_Explorer):
             _in_range(name, value, self.LIMITS)
         setting = self.setting() | {name: value}
         in_range = all(lo <= setting[key] <= hi for key, (lo, hi) in self.LIMITS.items())
-        if in_range and not self._from_browser():  # the browser shows its own message instead
+        if in_range and not self._from_view:  # the view explains it instead
             setting.pop("stride")
             problem = _setting_problem(**setting)
             if problem:
@@ -98,23 +99,24 @@ class ConvExplorer(_Explorer):
         size = "n" if name == "X" else "kernel_size"
         if len(a) > self.LIMITS[size][1]:
             raise ExplorerError(f"{name} is {len(a)}x{len(a)}, too large for this explorer")
-        if not self._from_browser():  # the same rules as the constructor
-            if len(a) != getattr(self, size):
-                raise ExplorerError(
-                    f"{name} is {len(a)}x{len(a)} but {size}={getattr(self, size)}; change both "
-                    f"together: with w.hold_trait_notifications(): w.{size}, w.{name} = {len(a)}, {name}")
-            if name == "K" and self.mode != "conv":
-                raise ExplorerError(f"a {self.mode}-pooling window has no weights: set mode='conv' first")
+        # the same rules as the constructor (only Python sets X and K; a view never does)
+        if len(a) != getattr(self, size):
+            raise ExplorerError(
+                f"{name} is {len(a)}x{len(a)} but {size}={getattr(self, size)}; change both "
+                f"together: with w.hold_trait_notifications(): w.{size}, w.{name} = {len(a)}, {name}")
+        if name == "K" and self.mode != "conv":
+            raise ExplorerError(f"a {self.mode}-pooling window has no weights: set mode='conv' first")
         return a.tolist()
 
     @t.validate("position")
     def _check_position(self, proposal):
         return _check_position(self, proposal["value"])
 
-    @t.observe("n", "kernel_size", "padding", "stride", "dilation", "mode", "X", "K")
+    @t.observe("n", "kernel_size", "padding", "stride", "dilation", "mode")
     def _on_setting(self, change):
-        if not self._from_browser():
-            self._refresh()
+        side = self._output_side()
+        if side and self.position >= side * side:  # a smaller output: explain its last cell
+            self.position = side * side - 1
 
     def setting(self) -> dict:
         """The current slider values, with torch's argument names."""
@@ -128,6 +130,19 @@ class ConvExplorer(_Explorer):
     def kernel_values(self) -> torch.Tensor:
         """The kernel shown (k, k): K when its size is k, else 0, 1, 2, ... row by row."""
         return _values(self.K, self.kernel_size)
+
+    def _output_side(self) -> int:
+        """n' for the current setting, or 0 when it has no output."""
+        s = self.setting()
+        if _setting_problem(s["n"], s["kernel_size"], s["padding"], s["dilation"], s["mode"]):
+            return 0
+        return conv.output_size(s["n"], s["kernel_size"], s["padding"], s["stride"], s["dilation"])
+
+    def drawn_output(self) -> torch.Tensor | None:
+        """Y as a float64 tensor (n', n'), -inf for None; None when no view has drawn an output."""
+        if not self.Y:
+            return None
+        return torch.tensor([[-math.inf if v is None else v for v in row] for row in self.Y], dtype=torch.float64)
 
     def torch_output(self) -> torch.Tensor:
         """torch's answer for the grids and setting shown: (n', n') float64.
@@ -149,15 +164,6 @@ class ConvExplorer(_Explorer):
         else:
             y = F.avg_pool2d(x, k, stride=st, padding=p)
         return y[0, 0]
-
-    def _refresh(self) -> None:
-        """Recompute Y and error with torch after a change made from Python."""
-        try:
-            Y = [[None if math.isinf(v) else v for v in row] for row in self.torch_output().tolist()]
-            self.error, self.Y = "", Y
-        except ExplorerError as exc:
-            self.error, self.Y = str(exc), []
-        self.position = min(self.position, max(len(self.Y) ** 2 - 1, 0))
 
 
 def _values(given: list, size: int) -> torch.Tensor:

@@ -46,7 +46,9 @@ class NetworkExplorer(_Explorer):
     samples = t.Unicode(help="test images, (N, 28, 28) uint8, base64").tag(sync=True)
     sample_labels = t.List().tag(sync=True)
     sample = t.Int(-1, help="the test image shown, or -1 for the reader's drawing").tag(sync=True)
-    probabilities = t.List(help="class probabilities, as last computed by a browser view").tag(sync=True)
+    probabilities = t.List(read_only=True, help="class probabilities a browser view computed for the input it "
+                                                "shows, sent after each stroke, pick or update_model(); "
+                                                "[] until one has").tag(sync=True)
 
     def __init__(self, model: nn.Module | None = None, *, input_shape=(1, 28, 28), mean: float = 0.0,
                  std: float = 1.0, samples=None, sample_labels=None, classes=tuple("0123456789"),
