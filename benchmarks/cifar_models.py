@@ -1,9 +1,9 @@
 """Benchmark, not a test: CIFAR-10 accuracy against training time for the book's modern networks.
 
-Trains chapter 10's five networks (`models.cifar_networks()`) with the book's
+Trains chapter 11's five networks (`models.cifar_networks()`) with the book's
 CIFAR-10 recipe (`train.CIFAR`) for --epochs on chapter 7's protocol:
 a tenth of the training set held out (seed 0) for validation, the test set
-measured once per network. The runs are chapter 11's (same fit_or_load
+measured once per network. The runs are chapter 12's (same fit_or_load
 names and arguments), so a run either made first is loaded by the other.
 It adds the 40-epoch ResNet-20 of `benchmarks/cifar_resnet.py` when that run
 is saved (it never starts it), and prints a published GPU result for scale.
@@ -11,7 +11,7 @@ is saved (it never starts it), and prints a published GPU result for scale.
     CNN_BOOK_DATA=../shared/datasets .venv/bin/python -m benchmarks.cifar_models
     CNN_BOOK_DATA=../shared/datasets .venv/bin/python -m benchmarks.cifar_models --fresh --only ResNet-20 --device cuda
 
-The times are whatever the saved runs measured (chapter 11: one torch thread
+The times are whatever the saved runs measured (chapter 12: one torch thread
 per run) or this run measures with --threads; the table says which.
 """
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     nets = models.cifar_networks()
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per network (chapter 11: 2)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per network (chapter 12: 2)")
     parser.add_argument("--only", nargs="+", choices=list(nets), default=list(nets))
     parser.add_argument("--threads", type=int, default=1, help="torch threads for runs it trains")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best there is)")

@@ -343,7 +343,7 @@ def pool2d(
 
 
 # --------------------------------------------------------------------------
-# How a convolution is computed and trained (the chapter after "what networks learn")
+# How a convolution is trained and computed (chapter 10)
 # --------------------------------------------------------------------------
 
 def im2col(X: torch.Tensor, kernel_size: IntOrPair, stride: IntOrPair = 1,

@@ -837,9 +837,9 @@ class DenseNetSmall(nn.Module):
 
 
 def cifar_networks() -> dict[str, Callable[[], nn.Module]]:
-    """Chapter 10's five small CIFAR-10 networks by name, as builders that take no argument.
+    """Chapter 11's five small CIFAR-10 networks by name, as builders that take no argument.
 
-    Chapter 11 and benchmarks/cifar_models.py train exactly these: the classes'
+    Chapter 12 and benchmarks/cifar_models.py train exactly these: the classes'
     defaults, and ResNet-20 = ResNetSmall(blocks=3, widths=(16, 32, 64)).
     """
     return {"VGG": SmallVGG, "NiN": NiNSmall, "GoogLeNet": GoogLeNetSmall,

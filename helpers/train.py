@@ -99,7 +99,7 @@ class Recipe:
         return {"flip": self.flip, "padding": self.shift} if self.flip or self.shift else False
 
 
-# The book's CIFAR-10 recipe for the modern networks (chapters 11 and 12,
+# The book's CIFAR-10 recipe for the modern networks (chapters 12 and 13,
 # benchmarks/cifar_resnet.py): SGD with momentum, learning rate 0.1 lowered to
 # zero by a cosine schedule, weight decay 5e-4, batches of 128, random flips
 # and 4-pixel shifts. Chapter 7's small VGG used the same with lr 0.05.
@@ -205,7 +205,7 @@ class Evaluation:
 
 # Images per forward pass when evaluating. Small batches keep each layer's
 # activations in the CPU's caches: on 2 cores (Intel Xeon, torch 2.14),
-# chapter 11's five networks evaluated 1.4 to 2.5 times faster in batches of
+# chapter 12's five networks evaluated 1.4 to 2.5 times faster in batches of
 # 64 than of 1,000, and MNIST's LeNet no slower. Results depend on it only
 # through float rounding (the mean loss moved by 1e-8 relative).
 EVAL_BATCH = 64

@@ -19,9 +19,9 @@ matplotlib.use("Agg")
 
 FULL = {"06_mnist.ipynb": ("load_mnist", (1, 28, 28), 60_000, 10_000, data.MNIST_CLASSES),
         "07_cifar10.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000, data.CIFAR10_CLASSES),
-        "11_training_modern.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
+        "12_training_modern.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
                                      data.CIFAR10_CLASSES),
-        "12_residuals_transfer.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
+        "13_residuals_transfer.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
                                         data.CIFAR10_CLASSES)}
 
 
