@@ -115,3 +115,31 @@ def test_the_first_page_declares_an_icon_that_exists(open_page):
     response = visit.page.request.get(href)
     assert response.ok, href
     visit.assert_clean()
+
+
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+def test_one_search_field_on_screen(open_page, viewport):
+    for path in ("intro.html", PAGES[-1]):
+        visit = open_page(path, **({"viewport": viewport} if viewport else {}))
+        shown = visit.page.locator(".search-button-field").evaluate_all(
+            "els => els.filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0).length")
+        assert shown == 1, f"{path}: {shown} search fields on screen"
+
+
+def test_the_search_page_icon_does_not_cover_the_query(open_page):
+    visit = open_page("search.html")
+    box = visit.page.evaluate("""() => {
+        const form = document.querySelector(".bd-search-container form.bd-search");
+        const icon = form.querySelector("i").getBoundingClientRect();
+        const input = form.querySelector("input");
+        const textStart = input.getBoundingClientRect().left + parseFloat(getComputedStyle(input).paddingLeft);
+        return {iconRight: icon.right, textStart};
+    }""")
+    assert box["iconRight"] <= box["textStart"], box
+
+
+def test_mathjax_loads_only_where_there_is_math():
+    intro = (HTML / "intro.html").read_text(encoding="utf-8")
+    chapter = (HTML / "chapters" / "02_cross_correlation.html").read_text(encoding="utf-8")
+    assert "mathjax/startup.js" not in intro and "window.MathJax" not in intro
+    assert "mathjax/startup.js" in chapter and "window.MathJax" in chapter
