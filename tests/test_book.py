@@ -270,3 +270,12 @@ def test_binder_installs_what_the_helpers_need_and_no_developer_tools():
     binder = names((ROOT / "binder" / "requirements.txt").read_text().splitlines())
     needed = names(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
     assert binder == needed
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_chapter_repeats_a_heading(path):
+    """Two sections with one title read as a mistake, and their links collide."""
+    heads = [line.strip() for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+             for line in c.source.splitlines() if re.match(r"#{1,6} ", line)]
+    repeated = sorted({h for h in heads if heads.count(h) > 1})
+    assert not repeated, f"{path.name} repeats {repeated}"
