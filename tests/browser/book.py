@@ -143,6 +143,37 @@ class Visit:
                                         " .header-article { display: none !important; }")
 
 
+# A stand-in for the widget model: enough for a view to render, save and report
+# (window.widgetState holds the traits, window.widgetModel sets one as Python would).
+_STUB_MODEL = """
+const state = JSON.parse(document.getElementById("state").textContent);
+const handlers = {};
+const model = {
+  get: (name) => state[name],
+  set: (name, value) => { state[name] = value; (handlers[`change:${name}`] || []).forEach((f) => f()); },
+  on: (event, f) => { (handlers[event] ||= []).push(f); },
+  off: () => {},
+  save_changes: () => {},
+};
+window.widgetState = state;
+window.widgetModel = model;
+render({ model, el: document.getElementById("root") });
+"""
+
+
+def render_alone(context, widget) -> tuple:
+    """(page, errors): a Python explorer's bundle rendered on a blank page, no book, no kernel."""
+    state = {k: v for k, v in widget.get_state().items() if not k.startswith("_")}
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_content('<div id="root"></div><script type="application/json" id="state">'
+                     + json.dumps(state).replace("</", "<\\/") + "</script>")
+    page.add_script_tag(content=widget._esm + "\n" + _STUB_MODEL, type="module")
+    page.locator(".cnnw").wait_for()
+    return page, errors
+
+
 def cell_values(grid) -> list[float]:
     """The data-value of every cell of a grid locator, row by row."""
     return [float(v) for v in grid.locator(".cnnw-cell").evaluate_all("cs => cs.map(c => c.dataset.value)")]

@@ -14,7 +14,7 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from helpers import conv
+from helpers import conv, data, models, widgets
 from tests.browser import book
 from tests.browser.conftest import PHONE
 
@@ -274,6 +274,76 @@ def test_kernel_playground_works_from_the_keyboard(open_page, widget):
     assert float(picked.get_attribute("data-value")) == pytest.approx(float(want[9, 2]), abs=1e-9)
     expect(root.locator(".cnnw-marker")).to_be_visible()
     visit.assert_clean()
+
+
+# --------------------------------------------------------------------------
+# What a view reports: the traits only the browser writes
+# --------------------------------------------------------------------------
+
+def drawn(page) -> dict:
+    return page.evaluate("window.widgetState")
+
+
+def test_views_report_what_they_draw_and_it_equals_torch(browser):
+    """Y, error, out_shape, preset and probabilities come from the view; Python's oracle agrees."""
+    context = browser.new_context()
+    conv_explorer = widgets.ConvExplorer(torch.arange(16.0).reshape(4, 4), mode="max", kernel_size=3,
+                                         padding=1, stride=2)
+    page, errors = book.render_alone(context, conv_explorer)
+    page.wait_for_function("window.widgetState.Y.length === 2")
+    conv_explorer.set_state({name: drawn(page)[name] for name in ("Y", "error")})  # as the comm brings them
+    assert torch.equal(conv_explorer.drawn_output(), conv_explorer.torch_output())
+    set_sliders(page, kernel_size=7)  # no output: the view says why
+    page.wait_for_function("window.widgetState.error !== ''")
+    assert drawn(page)["error"].startswith("Refused") and drawn(page)["Y"] == []
+
+    channels = widgets.ChannelExplorer()
+    page, errors2 = book.render_alone(context, channels)
+    set_sliders(page, padding=1, stride=2)
+    channels.padding, channels.stride = 1, 2
+    page.wait_for_function("window.widgetState.Y[0].length === 2")
+    channels.set_state({"Y": drawn(page)["Y"]})
+    assert torch.equal(channels.drawn_output(), channels.torch_output())
+
+    playground = widgets.KernelPlayground(size=24)
+    page, errors3 = book.render_alone(context, playground)
+    page.wait_for_function("window.widgetState.preset !== ''")
+    assert drawn(page)["preset"] == "Sobel x (vertical edges)"
+    assert drawn(page)["out_shape"] == list(playground.torch_output().shape)
+    page.locator('[data-role="preset"]').select_option("sharpen")
+    set_sliders(page, padding=1)
+    page.wait_for_function("window.widgetState.preset === 'sharpen'")
+    playground.kernel, playground.padding = "sharpen", 1
+    assert drawn(page)["kernel"] == playground.kernel
+    assert drawn(page)["out_shape"] == list(playground.torch_output().shape)
+    assert errors == errors2 == errors3 == []
+    context.close()
+
+
+def test_network_view_reports_probabilities_again_after_new_weights(browser):
+    """update_model() sends new weights; the view's probabilities follow (they went stale before)."""
+    torch.manual_seed(0)
+    net = models.LeNet().eval()
+    samples = data.load_mnist_subset().test.images[:2]
+    explorer = widgets.NetworkExplorer(net, samples=samples, sample_labels=[0, 0], sample=0)
+    context = browser.new_context()
+    page, errors = book.render_alone(context, explorer)
+    page.wait_for_function("window.widgetState.probabilities.length === 10")
+
+    def torch_probabilities(model) -> list[float]:
+        with torch.no_grad():
+            return model(samples[:1].float().div(255)).softmax(1)[0].tolist()
+
+    assert drawn(page)["probabilities"] == pytest.approx(torch_probabilities(net), abs=1e-5)
+    with torch.no_grad():
+        net.classifier[-1].bias[3] += 10
+    explorer.update_model(net)
+    page.evaluate("w => { for (const [k, v] of Object.entries(w)) window.widgetModel.set(k, v); }",
+                  {"weights": explorer.weights})
+    page.wait_for_function("window.widgetState.probabilities[3] > 0.9")
+    assert drawn(page)["probabilities"] == pytest.approx(torch_probabilities(net), abs=1e-5)
+    assert errors == []
+    context.close()
 
 
 # --------------------------------------------------------------------------
