@@ -86,12 +86,12 @@ def _check_position(widget, value: int) -> int:
 class _Explorer(anywidget.AnyWidget):
     """Shared plumbing: the stylesheet, the slider limits and where a change came from.
 
-    Each trait has one writer. The reader's settings are inputs: Python checks
-    them when set from Python, and takes them as sent when they come from a
-    browser view (whose sliders stay in range, and which explains a setting that
-    has no output itself). What a view draws from them (an output, its size, a
-    message) is read-only here and written by the view alone; Python's answer
-    for the same setting comes from torch (torch_output()).
+    Each trait has one writer. The reader's settings are inputs, written from
+    whichever side the reader uses: set from Python they are checked in full;
+    sent by a browser view, only their ranges (a view's sliders can reach a
+    setting with no output, and the view explains it). What a view draws from
+    them (an output, its size, a message) is read-only here and written by the
+    view alone; Python's answer for the same setting is torch's (torch_output()).
     """
 
     _css = _CSS

@@ -29,7 +29,7 @@ function matching(presets, K) {
 function build(model, el) {
   const view = { model, result: null, at: { r: 0, c: 0 } };
   const presets = model.get("presets");
-  view.preset = choice({
+  view.menu = choice({
     label: "Kernel",
     role: "preset",
     value: matching(presets, model.get("kernel")),
@@ -38,8 +38,7 @@ function build(model, el) {
       if (name !== "custom") save(model, { kernel: presets[name] });
     },
   });
-  view.stride = traitSlider(model, "stride", "Stride s");
-  view.padding = traitSlider(model, "padding", "Padding p");
+  view.sliders = { stride: traitSlider(model, "stride", "Stride s"), padding: traitSlider(model, "padding", "Padding p") };
   view.problem = h("p", { class: "cnnw-problem", role: "alert", "data-role": "problem", hidden: true });
   view.editor = kernelEditor(view);
   view.input = h("canvas", { class: "cnnw-photo", role: "img", "aria-label": "the input photo, grayscale" });
@@ -65,7 +64,7 @@ function build(model, el) {
     h(
       "div",
       { class: "cnnw cnnw-playground" },
-      h("div", { class: "cnnw-controls" }, view.preset.wrap, view.stride.wrap, view.padding.wrap),
+      h("div", { class: "cnnw-controls" }, view.menu.wrap, view.sliders.stride.wrap, view.sliders.padding.wrap),
       h("div", { class: "cnnw-kernel-box" }, h("p", { class: "cnnw-subhead" }, "Kernel weights (edit any number, then press Enter or Tab):"), view.editor),
       view.problem,
       view.sizeLine,
@@ -169,9 +168,9 @@ function draw(view) {
     if (document.activeElement !== view.weights[t]) view.weights[t].value = shown(v);
   });
   const preset = matching(model.get("presets"), K);
-  view.preset.select.value = preset;
-  view.stride.show(s);
-  view.padding.show(p);
+  view.menu.select.value = preset;
+  view.sliders.stride.show(s);
+  view.sliders.padding.show(p);
   view.picked.textContent = HINT;
   delete view.picked.dataset.value;
   view.marker.hidden = true;
