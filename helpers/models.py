@@ -285,8 +285,13 @@ class LeNet1998(nn.Module):
 
 
 def _lrn() -> nn.LocalResponseNorm:
-    """AlexNet's local response normalization (size 5, alpha 1e-4, beta 0.75, k 2); no parameters."""
-    return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+    """AlexNet's local response normalization (n 5, alpha 1e-4, beta 0.75, k 2); no parameters.
+
+    The paper divides by (k + alpha * sum of squares over 5 neighbouring
+    channels) ** beta; torch's LocalResponseNorm uses alpha / n in place of
+    alpha, so the paper's alpha of 1e-4 is torch's 5e-4.
+    """
+    return nn.LocalResponseNorm(5, alpha=5 * 1e-4, beta=0.75, k=2.0)
 
 
 class AlexNet2012(nn.Module):
@@ -332,7 +337,10 @@ class ZFNet(nn.Module):
     paddings are chosen so that a 3x224x224 input gives the figure's map sizes
     110, 55, 26, 13, 13, 13, 13, 6. `widths` are conv3-5's channels: (384, 384,
     256) as in the figure, (512, 1024, 512) for the paper's larger variant.
-    Dropout follows the two 4096-unit layers, as in AlexNet2012.
+    Layers 1 and 2 pool, then normalise across channels, in the paper's order
+    (AlexNet normalises first); AlexNet's LRN stands in for the paper's
+    contrast normalization. Dropout follows the two 4096-unit layers, as in
+    AlexNet2012.
     """
 
     def __init__(self, num_classes: int = 1000, widths: tuple[int, int, int] = (384, 384, 256),
@@ -342,10 +350,10 @@ class ZFNet(nn.Module):
                     dropout=(dropout, "probability"))
         c3, c4, c5 = widths
         self.features = nn.Sequential(
-            nn.Conv2d(3, 96, kernel_size=7, stride=2, padding=1), nn.ReLU(), _lrn(),  # (N, 96, 110, 110)
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),                       # (N, 96, 55, 55)
-            nn.Conv2d(96, 256, kernel_size=5, stride=2), nn.ReLU(), _lrn(),         # (N, 256, 26, 26)
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),                       # (N, 256, 13, 13)
+            nn.Conv2d(3, 96, kernel_size=7, stride=2, padding=1), nn.ReLU(),        # (N, 96, 110, 110)
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1), _lrn(),               # (N, 96, 55, 55)
+            nn.Conv2d(96, 256, kernel_size=5, stride=2), nn.ReLU(),                 # (N, 256, 26, 26)
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1), _lrn(),               # (N, 256, 13, 13)
             nn.Conv2d(256, c3, kernel_size=3, padding=1), nn.ReLU(),
             nn.Conv2d(c3, c4, kernel_size=3, padding=1), nn.ReLU(),
             nn.Conv2d(c4, c5, kernel_size=3, padding=1), nn.ReLU(),                 # (N, c5, 13, 13)

@@ -643,3 +643,18 @@ def test_cifar_networks_are_the_five_small_networks_with_their_parameter_counts(
     assert nets["ResNet-20"].depth == 20
     for net in nets.values():
         assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_alexnet_lrn_is_the_papers_formula():
+    """b = a / (k + alpha * sum over the 5 nearest channels of a^2) ** beta, alpha 1e-4, k 2."""
+    a = torch.randn(2, 12, 3, 3, dtype=torch.float64) * 30
+    squares = torch.nn.functional.pad(a ** 2, (0, 0, 0, 0, 2, 2))   # zero channels at both ends
+    window = sum(squares[:, i:i + 12] for i in range(5))
+    paper = a / (2 + 1e-4 * window) ** 0.75
+    torch.testing.assert_close(models._lrn()(a), paper)
+
+
+def test_zfnet_pools_before_it_normalises():
+    kinds = [type(m).__name__ for m in models.ZFNet().features]
+    assert kinds[:8] == ["Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm",
+                         "Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm"]

@@ -211,6 +211,7 @@ def execute(path: pathlib.Path, timeout: int = 3 * 3600) -> float:
         resources={"metadata": {"path": str(path.parent)}},
         store_widget_state=True,
         record_timing=False,
+        coalesce_streams=True,  # one stream output per cell however the kernel chunks it (load)
     )
     start = time.perf_counter()
     client.execute()
