@@ -13,8 +13,9 @@ second reader of the same tensor starts a new lane, so parallel branches stand
 side by side. Boxes that every path passes through (the input, a merge, the
 output) sit in the middle. An arrow runs down its own lane and across in the
 gap above its target, or, if boxes stand in its lane, around them on the right
-(a dense block's shortcuts). Sizes are in inches, one data unit per inch; each artist carries a
-gid ("box:name", "text:name", "edge:source->target") that tests read back.
+(a dense block's shortcuts). Sizes are in inches, one data unit per inch; each
+artist carries a gid ("box:name", "text:name", "edge:source->target") that
+tests read back.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ FONT = plot.MIN_FONT + 1     # points
 BOX_W, BOX_H = 1.25, 0.30    # inches: two lines of FONT-point text fit
 LANE, ROW = 1.42, 0.42       # inches between lane centres and between row centres
 PAD = 0.12                   # inches of border; also how far a detour runs beside the boxes
-COLOURS = {"input": "#e5e7eb", "output": "#e5e7eb", "conv": "#cfe2ff", "norm": "#e9d8fd",
+COLOURS = {"input": "#e5e7eb", "output": "#e5e7eb", "weighted": "#cfe2ff", "norm": "#e9d8fd",
            "activation": "#d1f2dc", "pool": "#fde9c4", "merge": "#fcd0b4", "other": "#f3f4f6"}
 
 
@@ -75,9 +76,9 @@ def _layer_label(m: nn.Module) -> tuple[str, str]:
 
     if isinstance(m, nn.Conv2d):
         label = f"conv {pair(m.kernel_size)}" + (f"/{m.stride[0]}" if m.stride != (1, 1) else "")
-        return label + (f", groups {m.groups}" if m.groups > 1 else ""), "conv"
+        return label + (f", groups {m.groups}" if m.groups > 1 else ""), "weighted"
     if isinstance(m, nn.Linear):
-        return f"dense {m.in_features}→{m.out_features}", "conv"
+        return f"dense {m.in_features}→{m.out_features}", "weighted"
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         return "batch norm", "norm"
     if isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid)):
