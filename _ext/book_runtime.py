@@ -119,10 +119,10 @@ def drop_unused_mathjax(app, context) -> None:
     """
     if 'class="math' in context.get("body", ""):
         return
-    path = app.config.mathjax_path
+    path = app.config.mathjax_path      # Sphinx lists it as _static/<path>
     context["script_files"][:] = [
         script for script in context["script_files"]
-        if not (str(getattr(script, "filename", "") or "").startswith(path)
+        if not (str(getattr(script, "filename", "") or "").endswith(path)
                 or "window.MathJax" in str(getattr(script, "attributes", {}).get("body", "")))]
 
 
