@@ -176,7 +176,54 @@ def test_js_colour_scales():
                    "linear-gradient(to right, rgb(33,102,172), rgb(255,255,255), rgb(178,24,43))"]
 
 
-@pytest.mark.parametrize("entry", ["conv_explorer.js", "channel_explorer.js", "kernel_playground.js"])
+TRANSPOSED = list(itertools.product(*(range(lo, hi + 1) for lo, hi in
+                                        widgets.TransposedExplorer.LIMITS.values())))
+
+
+def test_js_transposed_convolution_equals_torch_for_every_slider_setting():
+    """All 540 (n, k, s, p, output_padding) the explorer reaches: size, refusal and values."""
+    gen = torch.Generator().manual_seed(0)
+    cases = [(setting, torch.randint(-9, 10, (setting[0],) * 2, generator=gen).double().tolist(),
+              torch.randint(-3, 4, (setting[1],) * 2, generator=gen).double().tolist())
+             for setting in TRANSPOSED]
+    js = node("console.log(JSON.stringify(input.map(([[n, k, s, p, op], X, K]) =>"
+              " m.transposed(X, K, {k, s, p, op}))));", cases)
+    drawn = refused = 0
+    for ((n, k, s, p, op), X, K), got in zip(cases, js):
+        x = torch.tensor(X, dtype=torch.float64)[None, None]
+        w = torch.tensor(K, dtype=torch.float64)[None, None]
+        try:
+            want = F.conv_transpose2d(x, w, stride=s, padding=p, output_padding=op)[0, 0]
+        except RuntimeError:
+            assert got["problem"].startswith("Refused") and got["Y"] == [], (n, k, s, p, op)
+            refused += 1
+            continue
+        assert got["problem"] == "" and got["size"] == want.shape[-1], (n, k, s, p, op)
+        torch.testing.assert_close(torch.tensor(got["Y"], dtype=torch.float64), want)
+        # the copies: the same scatter with ones everywhere
+        ones = F.conv_transpose2d(torch.ones_like(x), torch.ones_like(w), stride=s, padding=p, output_padding=op)
+        assert got["copies"] == ones[0, 0].int().tolist(), (n, k, s, p, op)
+        drawn += 1
+    assert drawn > 300 and refused > 100
+
+
+def test_js_scatter_and_gather_are_the_same_pairs():
+    """Input (h, w) lands on output (r, c) through tap (a, b) exactly when (r, c) gathers it."""
+    out = node("const res = [];"
+               "for (const [n, k, s, p, op] of input) {"
+               "  const size = m.transposedSize(n, k, s, p, op); if (size < 1 || op >= s) continue;"
+               "  const a = [], b = [];"
+               "  for (let h = 0; h < n; h++) for (let w = 0; w < n; w++)"
+               "    for (const t of m.scatterCells(h, w, k, s, p, size)) a.push([h, w, t.r, t.c, t.a, t.b].join());"
+               "  for (let r = 0; r < size; r++) for (let c = 0; c < size; c++)"
+               "    for (const t of m.gatherCells(r, c, n, k, s, p)) b.push([t.h, t.w, r, c, t.a, t.b].join());"
+               "  res.push([a.sort().join(';') === b.sort().join(';'), a.length]); }"
+               "console.log(JSON.stringify(res));", TRANSPOSED)
+    assert all(same for same, _ in out) and sum(count for _, count in out) > 1000
+
+
+@pytest.mark.parametrize("entry", ["conv_explorer.js", "channel_explorer.js", "kernel_playground.js",
+                                   "transposed_explorer.js"])
 def test_bundles_are_self_contained_modules(entry, tmp_path):
     """What anywidget sends to the browser: one module, no relative import left, a render()."""
     source = widgets.bundle(entry)
@@ -444,3 +491,48 @@ def test_chapters_store_the_current_widget_code(path):
             current[kind] = (fresh._esm, fresh._css)
         assert (model["state"]["_esm"], model["state"]["_css"]) == current[kind], (
             f"{path.name} stores an older {kind}: re-run `make execute NB=chapters/{path.name}`")
+
+
+# --------------------------------------------------------------------------
+# TransposedExplorer
+# --------------------------------------------------------------------------
+
+def test_transposed_explorer_defaults_are_the_chapter_example():
+    w = widgets.TransposedExplorer()
+    assert w.torch_output().tolist() == [[0.0, 0.0, 1.0], [0.0, 4.0, 6.0], [4.0, 12.0, 9.0]]
+    assert (w.Y, w.error, w.drawn_output()) == ([], "", None)
+    assert repr(w) == ("TransposedExplorer(n=2, kernel_size=2, stride=1, padding=0, output_padding=0, "
+                       "side='input', position=0)")
+
+
+def test_transposed_explorer_follows_python_changes_like_torch():
+    w = widgets.TransposedExplorer(torch.ones(3, 3), torch.ones(3, 3), stride=2)
+    assert w.torch_output().shape == (7, 7)
+    w.output_padding = 1
+    assert w.torch_output().shape == (8, 8)
+    w.side, w.position = "output", 63
+    w.padding = 1                         # 6 x 6 now: the picked cell moves to the last one
+    assert w.position == 35 and w.torch_output().shape == (6, 6)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(stride=1, output_padding=1), "output_padding must be smaller"),
+    (dict(n=1, kernel_size=1, padding=1), "crops away everything"),
+    (dict(stride=4), "stride must be between 1 and 3"),
+    (dict(side="middle"), "side must be one of"),
+    (dict(position=4), "position must be 0 to 3"),
+    (dict(X=torch.ones(2, 3)), "square"),
+    (dict(X=torch.ones(3, 3), n=2), "leave n out"),
+])
+def test_transposed_explorer_refuses_settings_torch_refuses(kwargs, words):
+    with pytest.raises(widgets.ExplorerError, match=words):
+        widgets.TransposedExplorer(**kwargs)
+
+
+def test_transposed_explorer_keeps_the_old_value_when_python_sets_a_bad_one():
+    w = widgets.TransposedExplorer(stride=2)
+    with pytest.raises(widgets.ExplorerError, match="output_padding must be smaller"):
+        w.output_padding = 2
+    assert w.output_padding == 0
+    with pytest.raises(t.TraitError, match="read-only"):
+        w.Y = [[1.0]]

@@ -1,6 +1,6 @@
 """Interactive explorers for convolution, channels, pooling and trained networks.
 
-Four ``anywidget.AnyWidget`` classes. Their arithmetic and drawing run in the
+Five ``anywidget.AnyWidget`` classes. Their arithmetic and drawing run in the
 browser (the ``.js`` and ``.css`` files next to this one), so they keep
 working in the static HTML book with no kernel, as well as in Jupyter and
 Colab. With a kernel, what the reader picks is synced back to the Python
@@ -24,6 +24,9 @@ pass), ``drawing_board.js``; one file per explorer puts them together.
 - ``KernelPlayground``: preset or hand-typed 3x3 kernels on a real photo.
 - ``NetworkExplorer``: a trained network run in the page on a digit the reader
   draws, every layer's feature maps and the class probabilities.
+- ``TransposedExplorer``: a transposed convolution as a scatter of kernel
+  copies; sliders for input size, kernel size, stride, padding and output
+  padding, and where each input lands or what reaches each output.
 
 Settings that cannot work raise ``ValueError`` when set from Python; in the
 browser they show a message instead of a drawing. Nothing here prints.
@@ -34,5 +37,6 @@ from helpers.widgets.channel_explorer import ChannelExplorer
 from helpers.widgets.conv_explorer import MODES, ConvExplorer
 from helpers.widgets.kernel_playground import PRESETS, KernelPlayground
 from helpers.widgets.network_explorer import NetworkExplorer
+from helpers.widgets.transposed_explorer import TransposedExplorer
 
-__all__ = ["ConvExplorer", "ChannelExplorer", "KernelPlayground", "NetworkExplorer", "ExplorerError", "MODES", "PRESETS", "bundle"]
+__all__ = ["ConvExplorer", "ChannelExplorer", "KernelPlayground", "NetworkExplorer", "TransposedExplorer", "ExplorerError", "MODES", "PRESETS", "bundle"]

@@ -194,3 +194,81 @@ export function parseWeight(text) {
   const v = Number(trimmed);
   return Number.isFinite(v) ? v : null;
 }
+
+// ---- the transposed convolution (TransposedExplorer), dilation 1 as in the explorer.
+// Input value (h, w) adds X[h][w]·K to the output with the kernel's corner at
+// (h·s − p, w·s − p): the copies cover (n − 1)s + k rows, padding p crops p of
+// them on each side and output_padding adds op rows (and columns) at the end.
+
+/** (n − 1)s − 2p + k + op: the output size of a transposed convolution. */
+export function transposedSize(n, k, s, p, op) {
+  return (n - 1) * s - 2 * p + k + op;
+}
+
+/** Why a transposed setting cannot work, as a sentence (PyTorch's rules); "" when it can. */
+export function transposedProblem(n, k, s, p, op) {
+  if (op >= s) {
+    return (
+      `Refused: output padding must be smaller than the stride (PyTorch's rule), so with stride ${s} ` +
+      `it can be at most ${s - 1}, not ${op}. It only chooses among the ${s} input sizes that a ` +
+      `stride-${s} convolution maps to one output size.`
+    );
+  }
+  const size = transposedSize(n, k, s, p, op);
+  if (size < 1) {
+    return (
+      `Refused: the copies cover (${n} − 1)·${s} + ${k} + ${op} = ${size + 2 * p} rows, and padding ${p} ` +
+      `crops 2·${p} = ${2 * p} of them, which leaves ${size}. Use less padding.`
+    );
+  }
+  return "";
+}
+
+/** The output cells input (h, w) writes to: {r, c, a, b} with kernel tap (a, b); cells cropped away are left out. */
+export function scatterCells(h, w, k, s, p, size) {
+  const cells = [];
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      const r = h * s + a - p;
+      const c = w * s + b - p;
+      if (r >= 0 && r < size && c >= 0 && c < size) cells.push({ r, c, a, b });
+    }
+  }
+  return cells;
+}
+
+/** The inputs that reach output (r, c): {h, w, a, b}, input (h, w) through kernel tap (a, b). */
+export function gatherCells(r, c, n, k, s, p) {
+  const cells = [];
+  for (let h = 0; h < n; h++) {
+    for (let w = 0; w < n; w++) {
+      const a = r + p - h * s;
+      const b = c + p - w * s;
+      if (a >= 0 && a < k && b >= 0 && b < k) cells.push({ h, w, a, b });
+    }
+  }
+  return cells;
+}
+
+/**
+ * Everything the transposed-convolution explorer shows for one setting:
+ * X (n, n), K (k, k) -> {size, Y (size, size), copies (size, size), problem},
+ * where copies counts the kernel copies that land on each output cell.
+ */
+export function transposed(X, K, { k, s, p, op }) {
+  const n = X.length;
+  const why = transposedProblem(n, k, s, p, op);
+  if (why) return { size: 0, Y: [], copies: [], problem: why };
+  const size = transposedSize(n, k, s, p, op);
+  const Y = Array.from({ length: size }, () => new Array(size).fill(0));
+  const copies = Array.from({ length: size }, () => new Array(size).fill(0));
+  for (let h = 0; h < n; h++) {
+    for (let w = 0; w < n; w++) {
+      for (const { r, c, a, b } of scatterCells(h, w, k, s, p, size)) {
+        Y[r][c] += X[h][w] * K[a][b];
+        copies[r][c] += 1;
+      }
+    }
+  }
+  return { size, Y, copies, problem: "" };
+}

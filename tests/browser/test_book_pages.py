@@ -366,3 +366,61 @@ def test_phone_width(open_page, widget, screenshot_dir):
         .map(e => e.outerHTML.slice(0, 80))""")
     assert wider == [], f"sticks out of the widget at phone width: {wider}"
     visit.assert_clean()
+
+
+# --------------------------------------------------------------------------
+# TransposedExplorer
+# --------------------------------------------------------------------------
+
+def transposed_reference(state: dict, n, k, s, p, op) -> torch.Tensor:
+    X, K = book.grid_values(state["X"], n), book.grid_values(state["K"], k)
+    return torch.nn.functional.conv_transpose2d(X[None, None], K[None, None], stride=s, padding=p,
+                                                output_padding=op)[0, 0]
+
+
+@pytest.mark.parametrize("widget", of_kind("TransposedExplorer"))
+def test_transposed_explorer_matches_torch_and_refuses_what_torch_refuses(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    state = widget.state
+    for n, k, s, p, op in [(2, 2, 1, 0, 0), (3, 3, 2, 0, 0), (3, 3, 2, 1, 1), (4, 2, 3, 2, 2), (5, 4, 2, 1, 0)]:
+        set_sliders(root, n=n, kernel_size=k, stride=s, padding=p, output_padding=op)
+        want = transposed_reference(state, n, k, s, p, op)
+        expect(root.locator('[data-role="out-size"]')).to_have_text(f"{want.shape[0]} × {want.shape[1]}")
+        assert book.cell_values(root.locator('[data-role="output"]')) == want.flatten().tolist()
+        copies = book.cell_values(root.locator('[data-role="copies"]'))
+        ones = torch.nn.functional.conv_transpose2d(torch.ones(1, 1, n, n), torch.ones(1, 1, k, k), stride=s,
+                                                    padding=p, output_padding=op)
+        assert copies == ones.flatten().tolist()
+    set_sliders(root, stride=1, output_padding=1)         # torch refuses it too
+    expect(root.locator('[data-role="problem"]')).to_contain_text("smaller than the stride")
+    expect(root.locator('[data-role="output-none"]')).to_be_visible()
+    visit.assert_clean()
+
+
+@pytest.mark.parametrize("widget", of_kind("TransposedExplorer"))
+def test_transposed_explorer_shows_where_an_input_lands_and_what_reaches_an_output(open_page, widget):
+    visit = open_page(widget.page)
+    root = visit.widget(widget.index)
+    n, k, s, p = 3, 3, 2, 1
+    set_sliders(root, n=n, kernel_size=k, stride=s, padding=p, output_padding=0)
+    size = (n - 1) * s - 2 * p + k
+    lit = lambda role: sorted(root.locator(f'[data-role="{role}"] .cnnw-win').evaluate_all(  # noqa: E731
+        "cs => cs.map(c => [Number(c.dataset.r), Number(c.dataset.c)])"))
+    # input (1, 2), by the keyboard: its copy's corner at (1*2 - 1, 2*2 - 1), cropped to the output
+    first = root.locator('[data-role="input"] [tabindex="0"]')
+    first.focus()
+    visit.page.keyboard.press("ArrowDown")
+    visit.page.keyboard.press("ArrowRight")
+    visit.page.keyboard.press("ArrowRight")
+    want = sorted([1 * s + a - p, 2 * s + b - p] for a in range(k) for b in range(k)
+                  if 0 <= 1 * s + a - p < size and 0 <= 2 * s + b - p < size)
+    assert lit("output") == want
+    expect(root.locator('[data-role="calc"]')).to_contain_text("x[1, 2]")
+    # output (2, 2), tapped: the inputs whose copies cover it, and its sum
+    root.locator('[data-role="output"] .cnnw-cell').nth(2 * size + 2).click()
+    want = sorted([hh, w] for hh in range(n) for w in range(n)
+                  if 0 <= 2 + p - hh * s < k and 0 <= 2 + p - w * s < k)
+    assert lit("input") == want
+    expect(root.locator('[data-role="calc"]')).to_contain_text("y[2, 2] =")
+    visit.assert_clean()
