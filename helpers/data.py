@@ -59,10 +59,10 @@ class Split:
         if not len(self.mean) == len(self.std) == self.images.shape[1]:
             raise ValueError(f"need one mean and std per channel ({self.images.shape[1]}), "
                              f"got {len(self.mean)} and {len(self.std)}")
-        if not all(np.isfinite(s) and s > 0 for s in self.std):
+        if not all(_finite(s) and s > 0 for s in self.std):
             raise ValueError(f"every std must be a positive number (the batches divide by it), "
                              f"got {self.std}")
-        if not all(np.isfinite(m) for m in self.mean):
+        if not all(_finite(m) for m in self.mean):
             raise ValueError(f"every mean must be a finite number, got {self.mean}")
         if self.labels.dtype != torch.int64 or (len(self.labels) and int(self.labels.min()) < 0):
             raise ValueError(f"labels must be class numbers 0, 1, ... (int64), got {self.labels.dtype} "
@@ -169,6 +169,15 @@ class Split:
         """How many batches `batches(batch_size)` yields: ceil(N / batch_size)."""
         _check_batch_size(batch_size)
         return -(-len(self) // batch_size)
+
+
+def _finite(value) -> bool:
+    """True for a finite number (a float, a NumPy scalar, a 0-d tensor); False for NaN, inf or a non-number."""
+    try:
+        checks.as_float(value, "value")
+    except ValueError:
+        return False
+    return True
 
 
 def _check_batch_size(batch_size) -> None:

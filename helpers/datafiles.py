@@ -34,7 +34,11 @@ once and the uint8 arrays cached in ``data/downloads/`` under the archive's
 SHA-256, so later loads take a fraction of a second.
 
 Every reader checks what it reads and raises `DataFileError` naming the file
-and what is wrong with it. Nothing is read or downloaded on import.
+and what is wrong with it. Reads are bounded: a file larger than any the book
+reads (a gzip bomb, a JPEG whose header claims a huge picture) is refused
+before it fills memory, and only regular files are opened (a FIFO would block
+forever, a dangling link has nothing behind it). Nothing is read or
+downloaded on import.
 """
 
 from __future__ import annotations
@@ -49,8 +53,11 @@ import pathlib
 import pickle
 import shutil
 import socket
+import stat
 import tarfile
 import tempfile
+import warnings
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 
@@ -96,6 +103,14 @@ CIFAR_JPEG_PER_CLASS = {"train": 5_000, "test": 1_000}
 CIFAR_SUBSET_PER_CLASS = {"train": 500, "test": 100}
 
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (uint8 images (N, C, H, W), labels (N,))
+
+# Upper bounds on what is read, far above the real files, so that a hostile or broken
+# file is refused instead of filling memory. MNIST's training images, the largest
+# single file, hold 47,040,016 bytes; a CIFAR-10 batch 31 MB; a JPEG of the copy at most
+# 1,124 bytes, and the whole archive unpacks to 93 MB.
+MAX_FILE_BYTES = 64 << 20
+MAX_JPEG_BYTES = 64 << 10
+MAX_ARCHIVE_BYTES = 512 << 20
 
 
 class DataFileError(ValueError):
@@ -269,6 +284,41 @@ def _write_atomically(path: pathlib.Path, write: Callable[[io.BufferedWriter], N
             os.remove(tmp)
 
 
+# --------------------------------------------------------------------------- reading files safely
+
+
+def regular_file(path: pathlib.Path) -> os.stat_result:
+    """os.stat of `path` (links followed) if it is a regular file; DataFileError otherwise.
+
+    A FIFO would block a read forever and a device never ends, so neither is opened.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError as err:
+        if path.is_symlink():
+            raise DataFileError(f"{path}: a dangling symbolic link (to {os.readlink(path)}, which "
+                                f"does not exist); remove it or point it at the file") from err
+        raise DataFileError(f"{path}: missing") from err
+    except OSError as err:
+        raise DataFileError(f"{path}: cannot read ({err})") from err
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                "a folder" if stat.S_ISDIR(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+        raise DataFileError(f"{path}: {kind}, not a regular file; only regular files are read")
+    return st
+
+
+def read_bounded(path: pathlib.Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; DataFileError otherwise."""
+    size = regular_file(path).st_size
+    if size > limit:
+        raise DataFileError(f"{path}: {size:,} bytes, more than the {limit:,} any file of this "
+                            f"kind holds; it is not the data file it is named after")
+    return path.read_bytes()
+
+
 # --------------------------------------------------------------------------- IDX files (MNIST)
 
 
@@ -277,27 +327,44 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Checks the magic number (0, 0, 0x08, ndim), that the file holds exactly
     the bytes the header promises, and that a .gz file is intact; any problem
-    raises DataFileError naming the file.
+    raises DataFileError naming the file. Only the bytes the header promises
+    (at most MAX_FILE_BYTES) are unpacked, so a gzip bomb is refused unread.
     """
     path = pathlib.Path(path)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:  # missing, truncated or damaged gzip
+        if path.suffix != ".gz":
+            return _parse_idx(path, io.BytesIO(read_bounded(path)).read)
+        regular_file(path)
+        with gzip.open(path, "rb") as f:
+            return _parse_idx(path, f.read)
+    except (OSError, EOFError, zlib.error) as err:  # truncated or damaged gzip
         raise DataFileError(f"{path}: cannot read ({err}); delete it and fetch it again") from err
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataFileError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()!r})")
-    if raw[2] != 0x08:
-        raise DataFileError(f"{path}: IDX type 0x{raw[2]:02x}, expected 0x08 (unsigned bytes)")
-    ndim = raw[3]
+
+
+def _parse_idx(path: pathlib.Path, read: Callable[[int], bytes]) -> np.ndarray:
+    """An IDX array from `read(n)`, which returns the file's next n bytes (fewer at its end);
+    it never asks for more than the header promises plus one."""
+    magic = read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        raise DataFileError(f"{path}: not an IDX file (bad magic number {magic[:4].hex()!r})")
+    if magic[2] != 0x08:
+        raise DataFileError(f"{path}: IDX type 0x{magic[2]:02x}, expected 0x08 (unsigned bytes)")
+    ndim = magic[3]
     header = 4 + 4 * ndim
-    if ndim < 1 or len(raw) < header:
+    dims_raw = read(4 * ndim)
+    if ndim < 1 or len(dims_raw) < 4 * ndim:
         raise DataFileError(f"{path}: truncated IDX header")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
     expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(raw) != expected:
+    if expected > MAX_FILE_BYTES:
+        raise DataFileError(f"{path}: the header promises dimensions {dims} ({expected:,} bytes), "
+                            f"more than the {MAX_FILE_BYTES:,} any IDX file of the book holds")
+    body = read(expected - header + 1)                     # one byte more: is there extra?
+    if len(body) != expected - header:
+        held = f"{header + len(body):,} bytes" if len(body) < expected - header else "more"
         raise DataFileError(f"{path}: the header promises dimensions {dims} ({expected:,} bytes) "
-                            f"but the file holds {len(raw):,} bytes: truncated or corrupt")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+                            f"but the file holds {held}: truncated or corrupt")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 def _idx_file(folder: pathlib.Path, stem: str) -> pathlib.Path | None:
@@ -390,7 +457,7 @@ def read_cifar10(folder: pathlib.Path) -> Arrays:
         images, labels = [], []
         for name, md5 in files:
             path = folder / name
-            blob = path.read_bytes()
+            blob = read_bounded(path)
             if hashlib.md5(blob).hexdigest() != md5:
                 raise DataFileError(f"{path}: MD5 {hashlib.md5(blob).hexdigest()} is not the "
                                     f"published {md5}; the file is corrupt or truncated")
@@ -410,12 +477,22 @@ def has_cifar_jpeg(path: pathlib.Path) -> bool:
 
 
 def _archive_members(path: pathlib.Path) -> Iterator[tuple[str, bytes]]:
-    """(name inside the cifar10-jpeg/ folder, bytes) of every .jpg in a .tar.gz archive."""
+    """(name inside the cifar10-jpeg/ folder, bytes) of every .jpg in a .tar.gz archive.
+
+    A member larger than MAX_JPEG_BYTES, or an archive that unpacks to more than
+    MAX_ARCHIVE_BYTES, is refused before it is unpacked.
+    """
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar:
+                if member.offset_data + member.size > MAX_ARCHIVE_BYTES:
+                    raise DataFileError(f"{path}: unpacks to more than {MAX_ARCHIVE_BYTES:,} bytes "
+                                        f"(at {member.name}); the JPEG copy unpacks to 93 MB")
                 parts = member.name.split("/")
                 if member.isfile() and parts[0] == CIFAR_JPEG and member.name.endswith(".jpg"):
+                    if member.size > MAX_JPEG_BYTES:
+                        raise DataFileError(f"{path}: {member.name} holds {member.size:,} bytes, more "
+                                            f"than the {MAX_JPEG_BYTES:,} a 32x32 JPEG ever needs")
                     yield "/".join(parts[1:]), tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         raise DataFileError(f"{path}: cannot read the archive ({err or type(err).__name__}): "
@@ -423,23 +500,34 @@ def _archive_members(path: pathlib.Path) -> Iterator[tuple[str, bytes]]:
 
 
 def _folder_members(path: pathlib.Path) -> Iterator[tuple[str, bytes]]:
+    """(name inside the folder, bytes) of every */*/*.jpg: regular files of at most MAX_JPEG_BYTES."""
     for file in sorted(path.glob("*/*/*.jpg")):
-        yield str(file.relative_to(path)), file.read_bytes()
+        yield str(file.relative_to(path)), read_bounded(file, MAX_JPEG_BYTES)
 
 
 def decode_jpeg(blob: bytes, where: str) -> np.ndarray:
-    """One JPEG -> uint8 (3, 32, 32); DataFileError naming `where` if it is not one."""
+    """One JPEG -> uint8 (3, 32, 32); DataFileError naming `where` if it is not one.
+
+    The size in the header is checked before any pixel is decoded, so a header
+    that claims a huge picture costs nothing.
+    """
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(blob)) as im:
-            if im.format != "JPEG":
-                raise OSError(f"a {im.format} image, not a JPEG")
-            a = np.asarray(im.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as err:  # PIL's ways of saying "not an image"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, don't print
+            with Image.open(io.BytesIO(blob)) as im:
+                if im.format != "JPEG":
+                    raise OSError(f"a {im.format} image, not a JPEG")
+                if im.size != (32, 32):
+                    raise DataFileError(f"{where}: the image is {im.size[0]}x{im.size[1]}, "
+                                        f"expected 32x32")
+                a = np.asarray(im.convert("RGB"))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as err:  # PIL's ways of saying "not an image"
+        if isinstance(err, DataFileError):
+            raise
         raise DataFileError(f"{where}: cannot decode the image ({err})") from err
-    if a.shape != (32, 32, 3):
-        raise DataFileError(f"{where}: the image is {a.shape[1]}x{a.shape[0]}, expected 32x32")
     return a.transpose(2, 0, 1)
 
 
@@ -489,7 +577,7 @@ def _jpeg_key(path: pathlib.Path) -> str:
                 h.update(chunk)
     else:
         for file in sorted(path.glob("*/*/*.jpg")):
-            st = file.stat()
+            st = regular_file(file)
             h.update(f"{file.relative_to(path)} {st.st_size} {st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
@@ -499,17 +587,43 @@ def cached_cifar10_jpeg(path: pathlib.Path) -> Arrays:
     under the source's checksum (written atomically; skipped where the folder is read-only)."""
     cache = DOWNLOADS / f"cifar10-jpeg-{_jpeg_key(path)[:16]}.npz"
     if cache.is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as f:
-                arrays = {s: (f[f"{s}_images"], f[f"{s}_labels"]) for s in CIFAR_JPEG_PER_CLASS}
-            if all(arrays[s][0].shape == (n * 10, 3, 32, 32) and arrays[s][1].shape == (n * 10,)
-                   for s, n in CIFAR_JPEG_PER_CLASS.items()):
-                return arrays
-        except (OSError, ValueError, KeyError, zlib.error, EOFError):
-            pass  # a damaged cache is rebuilt below
-    arrays = read_cifar10_jpeg(path)
+        arrays = _read_cache(cache)
+        if arrays is not None:
+            return arrays
+    arrays = read_cifar10_jpeg(path)  # no cache, or a damaged one: decode again and replace it
     flat = {f"{s}_{k}": a for s, pair in arrays.items() for k, a in zip(("images", "labels"), pair)}
     _write_atomically(cache, lambda f: np.savez(f, **flat))
+    return arrays
+
+
+def _read_cache(cache: pathlib.Path) -> Arrays | None:
+    """The cached arrays, or None unless the file is whole and holds exactly what
+    `read_cifar10_jpeg` returns: images (10n, 3, 32, 32) uint8 and labels 0, ..., 9,
+    n of each in order. Each array's header is read before its data, so a damaged
+    header cannot ask for more memory than the real arrays take."""
+    fmt = np.lib.format
+
+    def load(z: zipfile.ZipFile, name: str, shape: tuple, dtype) -> np.ndarray | None:
+        with z.open(f"{name}.npy") as f:
+            version = fmt.read_magic(f)
+            header = fmt.read_array_header_1_0(f) if version == (1, 0) else fmt.read_array_header_2_0(f)
+        if header != (shape, False, np.dtype(dtype)):
+            return None
+        with z.open(f"{name}.npy") as f:
+            return fmt.read_array(f, allow_pickle=False)
+
+    arrays = {}
+    try:
+        with zipfile.ZipFile(cache) as z:
+            for split, n in CIFAR_JPEG_PER_CLASS.items():
+                images = load(z, f"{split}_images", (10 * n, 3, 32, 32), np.uint8)
+                labels = load(z, f"{split}_labels", (10 * n,), np.int64)
+                if images is None or labels is None or not np.array_equal(
+                        labels, np.repeat(np.arange(10), n)):
+                    return None
+                arrays[split] = (images, labels)
+    except Exception:  # noqa: BLE001 (whatever is wrong with a cache, it is decoded again)
+        return None    # truncated, a flipped bit (zip's CRC-32), a header numpy cannot parse, ...
     return arrays
 
 

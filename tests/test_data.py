@@ -559,6 +559,7 @@ def _tiny(labels, mean=(0.5,)):
     (torch.tensor([0.0, 1.0]), (0.5,), "int64"),                   # float labels
     (torch.tensor([0, -1]), (0.5,), "class numbers"),              # a negative label
     (torch.tensor([0, 1]), (float("nan"),), "finite"),             # a NaN mean
+    (torch.tensor([0, 1]), ("0.5",), "every mean must be a finite number"),  # not a number
 ])
 def test_a_split_refuses_labels_and_means_it_cannot_train_on(labels, mean, words):
     with pytest.raises(ValueError, match=words):
