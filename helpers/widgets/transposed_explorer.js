@@ -57,7 +57,8 @@ function build(model, el) {
   const legend = h(
     "p",
     { class: "cnnw-legend" },
-    key("cnnw-win", "where the picked input's copy lands, or the inputs that reach the picked output"),
+    key("cnnw-current", "the picked cell"),
+    key("cnnw-win", "where its copy lands, or what reaches it"),
     h("span", {}, "Tap, hover or focus a cell of the input or of the output; arrow keys move within a grid."),
   );
   el.append(
