@@ -510,6 +510,11 @@ class Frozen(nn.Module):
     even when the network around it is put in train mode, so that its
     BatchNorm layers keep the running statistics they learned instead of
     re-estimating them from the new data's batches.
+
+    Frozen wraps the module itself, not a copy: `Frozen(net.features)` also
+    freezes `net.features` inside `net` (and any module shared with it), and
+    puts it in eval mode there. To keep the original trainable, wrap a copy:
+    `Frozen(copy.deepcopy(net.features))`.
     """
 
     def __init__(self, module: nn.Module):

@@ -232,3 +232,119 @@ def test_bundle_is_a_self_contained_module(tmp_path):
                  "console.log(JSON.stringify([typeof b.default.render, typeof b.centerDigit]));")
     assert kinds == ["function", "function"]
     assert ".cnnw-network" in NetworkExplorer._css or ".cnnw-pad-canvas" in NetworkExplorer._css
+
+
+# --------------------------------------------------------------------------
+# Failing well: each mistake is named for what it is
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, words", [
+    ((1, 32, 32), r"LeNet cannot run on an input of input_shape \(1, 32, 32\).*cannot be multiplied"),
+    ((3, 28, 28), r"LeNet cannot run on an input of input_shape \(3, 28, 28\).*channels"),
+    ((28, 28), "input_shape must be three positive ints"),
+    ((1, 0, 28), "input_shape must be three positive ints"),
+])
+def test_a_wrong_input_shape_is_blamed_on_the_shape_not_on_a_skip_connection(shape, words):
+    with pytest.raises(ValueError, match=words) as err:
+        network_export.export(models.LeNet(), shape)
+    assert "skip connection" not in str(err.value)
+
+
+def test_float16_export_refuses_weights_it_cannot_hold():
+    model = models.LeNet().eval()
+    with torch.no_grad():
+        model.classifier[-1].weight[3, 7] = 1e5
+    with pytest.raises(ValueError, match=r"'classifier.5' reach 100,000, beyond float16's largest value, "
+                                         r"65,504; export them as float32"):
+        network_export.export(model, (1, 28, 28), "float16")
+    assert network_export.export(model, (1, 28, 28), "float32").nbytes == 61_706 * 4
+    with torch.no_grad():
+        model.features[0].bias[0] = float("nan")
+    with pytest.raises(ValueError, match="'features.0' are not all finite"):
+        network_export.export(model, (1, 28, 28))
+
+
+def test_float16_overflow_after_folding_batch_norm_is_named_too():
+    model = trained_like(nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.BatchNorm1d(10)))
+    with torch.no_grad():
+        model[2].weight.fill_(1e3)                            # folding multiplies the Linear by
+        model[2].running_var.fill_(1e-12)                     # weight / sqrt(var + eps): about 3e5
+    with pytest.raises(ValueError, match=r"'1' \(BatchNorm folded in\) reach .*float16"):
+        network_export.export(model, (1, 28, 28), "float16")
+
+
+class Doubled(nn.Conv2d):
+    """A subclass whose forward differs from Conv2d's: exporting it as a Conv2d would be wrong."""
+
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+class SkipSequential(nn.Sequential):
+    def forward(self, x):
+        return super().forward(x) + x
+
+
+@pytest.mark.parametrize("module, words", [
+    (nn.Sequential(nn.Conv2d(1, 6, 5), nn.Tanh(), models.Subsampling(6)),
+     r"Subsampling at '2'.*subclass of AvgPool2d.*only AvgPool2d itself"),
+    (models.LeNet1998(activation="sigmoid"), r"Subsampling at 'features.2'"),
+    (nn.Sequential(Doubled(1, 2, 3)), r"Doubled at '0'.*subclass of Conv2d"),
+    (SkipSequential(nn.ReLU()), r"SkipSequential at '\(the model\)'.*skip connection"),
+])
+def test_a_subclass_of_a_supported_layer_is_refused_by_name(module, words):
+    with pytest.raises(ValueError, match=words):
+        network_export.export(module, (1, 28, 28))
+
+
+def test_a_subclass_of_sequential_that_only_chains_is_still_exported():
+    block = trained_like(models.ConvBNReLU(1, 4, 3, order="conv-bn-relu"))   # an nn.Sequential subclass
+    with torch.no_grad():
+        n = block(torch.zeros(1, 1, 28, 28)).numel()
+    model = nn.Sequential(block, nn.Flatten(), nn.Linear(n, 10)).eval()
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        want = model(x).double()
+    assert (js_logits(model, x) - want).abs().max() < 1e-4
+
+
+def test_the_explorer_refuses_a_nan_std_or_mean_and_says_so():
+    for kwargs, words in (({"std": float("nan")}, "std must be a finite number"),
+                          ({"std": 0.0}, "std must be positive"),
+                          ({"mean": float("inf")}, "mean must be a finite number"),
+                          ({"mean": "0.1"}, "mean must be a number")):
+        with pytest.raises(ValueError, match=words):
+            NetworkExplorer(**kwargs)
+
+
+def test_a_model_that_does_nothing_is_refused_without_an_index_error():
+    with pytest.raises(ValueError, match=r"ends in \[1, 28, 28\] values, not one per class \(10\)"):
+        NetworkExplorer(nn.Sequential(nn.Dropout()))
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("input_shape", [3, 32, 32], "input_shape must be \\(1, 28, 28\\)"),
+    ("classes", ["a", "b"], "10 outputs, so classes needs 10 names, got 2"),
+    ("weights", "AAAA", "weights is written by update_model"),
+    ("layers", [], "layers is written by update_model"),
+    ("dtype", "float16", "dtype is written by update_model"),
+    ("std", float("nan"), "std must be a finite number"),
+    ("std", -1.0, "std must be positive"),
+    ("mean", float("nan"), "mean must be a finite number"),
+])
+def test_changes_after_construction_are_checked_and_leave_the_old_value(name, value, words):
+    w = NetworkExplorer(models.LeNet(), mean=0.13, std=0.31)
+    before = getattr(w, name)
+    with pytest.raises(ValueError, match=words):
+        setattr(w, name, value)
+    assert getattr(w, name) == before
+
+
+def test_what_may_change_after_construction_still_can():
+    w = NetworkExplorer(models.LeNet(), samples=torch.zeros(2, 28, 28, dtype=torch.uint8), sample_labels=[3, 9])
+    w.classes = list("abcdefghij")                         # renamed, as many as before
+    w.std, w.mean = 0.5, 0.1
+    w.update_model(models.LeNet(), dtype="float16")        # the one writer of the model's traits
+    assert (w.dtype, w.std, w.classes[0]) == ("float16", 0.5, "a")
+    with pytest.raises(ValueError, match=r"ends in \[10\] values, not one per class \(3\)"):
+        NetworkExplorer(models.LeNet(), classes=list("abc"))

@@ -15,6 +15,7 @@ import torch
 import traitlets as t
 from torch import nn
 
+from helpers import checks
 from helpers.widgets._base import _CSS, ExplorerError, _Explorer, bundle
 from helpers.widgets.network_export import decode, export
 
@@ -29,6 +30,10 @@ class NetworkExplorer(_Explorer):
     (C, H, W), (1, 28, 28) for MNIST; mean and std the training split's
     normalisation. samples (N, 28, 28) uint8 (or (N, 1, 28, 28)) are test images
     a reader can pick without drawing; sample_labels their classes.
+
+    Set later from Python, mean, std, classes and sample are checked as in the
+    constructor; input_shape stays (1, 28, 28); the model's traits (architecture,
+    layers, weights, dtype) are written by update_model() alone.
     """
 
     _esm = bundle("network_explorer.js")
@@ -53,10 +58,7 @@ class NetworkExplorer(_Explorer):
     def __init__(self, model: nn.Module | None = None, *, input_shape=(1, 28, 28), mean: float = 0.0,
                  std: float = 1.0, samples=None, sample_labels=None, classes=tuple("0123456789"),
                  sample: int = -1, dtype: str = "float32"):
-        if tuple(input_shape)[1:] != (28, 28) or input_shape[0] != 1:
-            raise ExplorerError(f"the drawing pad makes 1x28x28 inputs; got input_shape {tuple(input_shape)}")
-        if std <= 0:
-            raise ExplorerError(f"std must be positive, got {std}")
+        self._exporting = False
         if model is None:
             from helpers import models
 
@@ -64,10 +66,44 @@ class NetworkExplorer(_Explorer):
                 torch.manual_seed(0)
                 model = models.LeNet()
         pixels, labels = _samples(samples, sample_labels, len(classes))
-        super().__init__(input_shape=list(input_shape), mean=float(mean), std=float(std),
+        super().__init__(input_shape=list(input_shape), mean=_number(mean, "mean"), std=_number(std, "std"),
                          classes=[str(c) for c in classes], samples=pixels, sample_labels=labels)
         self.update_model(model, dtype=dtype)
         self.sample = sample
+
+    @t.validate("input_shape")
+    def _check_input_shape(self, proposal):
+        if list(proposal["value"]) != [1, 28, 28]:
+            raise ExplorerError(f"the drawing pad makes 1x28x28 inputs; input_shape must be (1, 28, 28), "
+                                f"got {tuple(proposal['value'])}")
+        return proposal["value"]
+
+    @t.validate("mean", "std")
+    def _check_normalization(self, proposal):
+        name = proposal["trait"].name
+        value = _number(proposal["value"], name)
+        if name == "std" and value <= 0:
+            raise ExplorerError(f"std must be positive (the input is divided by it), got {value}")
+        return value
+
+    @t.validate("classes")
+    def _check_classes(self, proposal):
+        names = proposal["value"]
+        outputs = self.layers[-1]["shape"] if self.layers else None   # None until a model is exported
+        if outputs is not None and [len(names)] != outputs:
+            raise ExplorerError(f"the model has {outputs[0]} outputs, so classes needs {outputs[0]} names, "
+                                f"got {len(names)}")
+        if self.sample_labels and max(self.sample_labels) >= len(names):
+            raise ExplorerError(f"a sample is labelled {max(self.sample_labels)}, beyond the "
+                                f"{len(names)} classes given")
+        return names
+
+    @t.validate("architecture", "layers", "weights", "dtype")
+    def _check_one_writer(self, proposal):
+        if not self._exporting:
+            raise ExplorerError(f"{proposal['trait'].name} is written by update_model(model) from the "
+                                f"model's own weights; call update_model to show another model or dtype")
+        return proposal["value"]
 
     @t.validate("sample")
     def _check_sample(self, proposal):
@@ -84,18 +120,22 @@ class NetworkExplorer(_Explorer):
         """
         dtype = dtype or self.dtype
         out = export(model, tuple(self.input_shape), dtype)
-        if out.layers[-1]["shape"] != [len(self.classes)]:
-            raise ExplorerError(f"the model ends in {out.layers[-1]['shape']} values, not one per class "
-                                f"({len(self.classes)})")
+        ends = out.layers[-1]["shape"] if out.layers else list(self.input_shape)  # no layer: the input
+        if ends != [len(self.classes)]:
+            raise ExplorerError(f"the model ends in {ends} values, not one per class ({len(self.classes)})")
         if out.nbytes > MAX_BYTES:
             raise ExplorerError(f"{type(model).__name__}'s weights take {out.nbytes:,} bytes as {dtype}; "
                                 f"the explorer carries at most {MAX_BYTES:,}" +
                                 (" (try dtype='float16')" if dtype == "float32" else ""))
-        with self.hold_trait_notifications():
-            self.architecture = type(model).__name__
-            self.dtype = out.dtype
-            self.layers = out.layers
-            self.weights = out.weights
+        self._exporting = True
+        try:
+            with self.hold_trait_notifications():  # cross-validation runs as this block ends
+                self.architecture = type(model).__name__
+                self.dtype = out.dtype
+                self.layers = out.layers
+                self.weights = out.weights
+        finally:
+            self._exporting = False
 
     def weight_array(self) -> np.ndarray:
         """The weights exactly as the browser reads them: one float32 array."""
@@ -105,6 +145,14 @@ class NetworkExplorer(_Explorer):
         """The pickable test images, (N, 28, 28) float in [0, 1]."""
         raw = np.frombuffer(base64.b64decode(self.samples), dtype=np.uint8)
         return torch.from_numpy(raw.reshape(-1, 28, 28).astype(np.float32) / 255)
+
+
+def _number(value, name: str) -> float:
+    """A finite float, or ExplorerError naming `name` (NaN would reach every pixel)."""
+    try:
+        return checks.as_float(value, name)
+    except ValueError as exc:
+        raise ExplorerError(str(exc)) from None
 
 
 def _samples(samples, labels, num_classes: int) -> tuple[str, list[int]]:

@@ -6,7 +6,10 @@ into one little-endian float32 (or float16) buffer, base64-encoded, so the
 widget state holds bytes, not lists of decimals. BatchNorm in eval mode is
 folded into the convolution or linear layer before it; Dropout and Identity
 disappear (they do nothing at test time). Anything else raises ValueError
-naming the layer's type and its path in the module.
+naming the layer's type and its path in the module, and so does a subclass of
+a supported layer (helpers.models.Subsampling is an AvgPool2d with a weight
+and a bias): its forward may compute something else, which the browser would
+not. Weights must be finite, and fit float16 when exported as float16.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from torch import nn
 
 ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
 DTYPES = ("float32", "float16")
+FLOAT16_MAX = 65504.0
 SUPPORTED = ("Conv2d (groups=1, dilation=1, zero padding), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), "
              "ReLU, Sigmoid, Tanh, Flatten, Linear, BatchNorm1d/2d, Dropout, Identity, nn.Sequential")
 
@@ -44,10 +48,22 @@ def _refuse(module: nn.Module, path: str, why: str) -> ValueError:
                       f"browser: {why}. The explorer runs {SUPPORTED}.")
 
 
+# Each supported layer is matched by its exact class: a subclass may change forward().
+KNOWN = (nn.Dropout, nn.Identity, *ACTIVATIONS, nn.Flatten, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d,
+         nn.AdaptiveAvgPool2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d)
+
+
 def _leaf(module: nn.Module, path: str) -> tuple[dict | None, dict[str, torch.Tensor]]:
     """(spec, float64 tensors) for one leaf module; spec None for a layer that does nothing."""
     m = module
-    if isinstance(m, (nn.Dropout, nn.Identity)):
+    if type(m) not in KNOWN:
+        base = next((k for k in KNOWN if isinstance(m, k)), None)
+        if base is not None:
+            raise _refuse(m, path, f"it is a subclass of {base.__name__}, and its forward() or its "
+                                   f"parameters may differ from {base.__name__}'s; only "
+                                   f"{base.__name__} itself is supported")
+        raise _refuse(m, path, "this layer type is not supported")
+    if type(m) in (nn.Dropout, nn.Identity):
         return None, {}
     if type(m) in ACTIVATIONS:
         return {"type": ACTIVATIONS[type(m)]}, {}
@@ -93,7 +109,7 @@ def _leaf(module: nn.Module, path: str) -> tuple[dict | None, dict[str, torch.Te
         scale = scale / torch.sqrt(m.running_var.double() + m.eps)
         shift = shift - m.running_mean.double() * scale
         return {"type": "affine"}, {"w": scale, "b": shift}
-    raise _refuse(m, path, "this layer type is not supported")
+    raise AssertionError(f"{type(m).__name__} is in KNOWN but has no export")  # pragma: no cover
 
 
 def _bias(bias, n: int) -> torch.Tensor:
@@ -113,17 +129,18 @@ def _walk(module: nn.Module, path: str, x: torch.Tensor, out: list) -> torch.Ten
         return module(x)
     chain = _refuse(module, path, "its forward() does more than run its children one after "
                                   "another (a skip connection, say)")
+    plain = type(module) is nn.Sequential  # a subclass may override forward(): check it too
     h = x
     try:
         for name, child in children:
             h = _walk(child, f"{path}.{name}" if path else name, h, out)
     except RuntimeError as exc:  # a child that cannot take the previous child's output
-        if isinstance(module, nn.Sequential):
+        if plain:
             raise
         raise chain from exc
-    if not isinstance(module, nn.Sequential):
+    if not plain:
         y = module(x)
-        if y.shape != h.shape or not torch.allclose(y, h, rtol=1e-9, atol=1e-9):
+        if y.shape != h.shape or not torch.allclose(y, h, rtol=1e-9, atol=1e-9, equal_nan=True):
             raise chain
     return h
 
@@ -132,12 +149,23 @@ def export(model: nn.Module, input_shape: tuple[int, int, int], dtype: str = "fl
     """Layer specs and weights of `model` for one input of `input_shape` (C, H, W).
 
     Each spec gets the module path it came from and the output shape after it.
-    Raises ValueError for a layer or module the browser cannot run.
+    Raises ValueError for a layer or module the browser cannot run, for an
+    input_shape the model cannot take, and for weights that are not finite (or,
+    as float16, beyond its largest value, 65,504).
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    probe = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+    if len(shape) != 3 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise ValueError(f"input_shape must be three positive ints (C, H, W), got {input_shape!r}")
+    probe = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     twin = copy.deepcopy(model).cpu().double().eval()  # never touches the caller's model or its mode
+    with torch.no_grad():
+        try:
+            twin(probe)
+        except RuntimeError as exc:  # the model itself, not the export, fails on this shape
+            raise ValueError(f"{type(model).__name__} cannot run on an input of input_shape {shape} "
+                             f"(C, H, W): {str(exc).splitlines()[0]}") from exc
     leaves: list[tuple[str, nn.Module]] = []
     with torch.no_grad():
         _walk(twin, "", probe, leaves)
@@ -167,7 +195,16 @@ def export(model: nn.Module, input_shape: tuple[int, int, int], dtype: str = "fl
     for spec in layers:
         if "_w" in spec:
             for slot, key in (("w", "_w"), ("b", "_b")):
-                a = spec.pop(key).numpy().astype(f"<f{4 if dtype == 'float32' else 2}").ravel()
+                exact = spec.pop(key)
+                if not torch.isfinite(exact).all():
+                    raise ValueError(f"the weights of '{spec['path']}' are not all finite (NaN or "
+                                     f"infinite): the network cannot be shown")
+                if dtype == "float16" and exact.abs().max() > FLOAT16_MAX:
+                    folded = " (BatchNorm folded in)" if "folded" in spec else ""
+                    raise ValueError(f"the weights of '{spec['path']}'{folded} reach "
+                                     f"{exact.abs().max().item():,.0f}, beyond float16's largest "
+                                     f"value, {FLOAT16_MAX:,.0f}; export them as float32")
+                a = exact.numpy().astype(f"<f{4 if dtype == 'float32' else 2}").ravel()
                 spec[slot] = [offset, int(a.size)]
                 offset += a.size
                 arrays.append(a)
