@@ -199,20 +199,30 @@ export function areaResize(img, H, W, h, w) {
 }
 
 /**
- * MNIST's preprocessing for a drawing: (H, W) ink in [0, 1] -> 28x28 in [0, 1].
+ * MNIST's preprocessing for a drawing: (H, W) ink, 0 for paper -> 28x28 on the same scale.
  * The ink's bounding box is scaled (area averaging) so that its longer side is 20
  * pixels, keeping the aspect ratio, then placed in a 28x28 field with its centre of
- * mass shifted (by whole pixels) to the field's centre, (13.5, 13.5).
- * helpers/drawing.py does the same in Python. Returns null when nothing is drawn.
+ * mass shifted (by whole pixels) to (14, 14), field // 2, where MNIST's digits have
+ * theirs. helpers/drawing.py does the same in Python. Returns null when nothing is
+ * drawn; throws for NaN, infinite or negative ink and for a box or field that is not
+ * an integer with 1 <= box <= field.
  */
 export function centerDigit(img, H, W, box = 20, field = 28) {
+  if (!Number.isInteger(box) || !Number.isInteger(field) || box < 1 || box > field) {
+    throw new Error(`centerDigit: need integers 1 <= box <= field, got box ${box}, field ${field}`);
+  }
+  if (img.length !== H * W) throw new Error(`centerDigit: ${img.length} pixels are not ${H}x${W}`);
   let top = H;
   let bottom = -1;
   let left = W;
   let right = -1;
   for (let r = 0; r < H; r++) {
     for (let c = 0; c < W; c++) {
-      if (img[r * W + c] > 0) {
+      const v = img[r * W + c];
+      if (!(v >= 0 && v < Infinity)) {
+        throw new Error(`centerDigit: ink must be finite and >= 0, got ${v} at (${r}, ${c})`);
+      }
+      if (v > 0) {
         top = Math.min(top, r);
         bottom = Math.max(bottom, r);
         left = Math.min(left, c);
@@ -240,7 +250,7 @@ export function centerDigit(img, H, W, box = 20, field = 28) {
       cx += v * c;
     }
   }
-  const centre = (field - 1) / 2;
+  const centre = Math.floor(field / 2);
   const dy = Math.floor(centre - cy / mass + 0.5);
   const dx = Math.floor(centre - cx / mass + 0.5);
   const out = new Float64Array(field * field);
