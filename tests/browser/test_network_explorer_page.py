@@ -10,6 +10,7 @@ and through torch; the logits must agree to 1e-4.
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 import pytest
@@ -166,4 +167,25 @@ def test_redraw_while_drawing_takes_under_50_ms_at_the_median(open_page, widget)
     # the median, not the maximum: on a shared 2-core machine one redraw can wait for
     # another process however fast the drawing code is (the maximum is printed above)
     assert np.median(timings) < 50
+    visit.assert_clean()
+
+
+@pytest.mark.parametrize("widget", EXPLORERS)
+def test_on_a_phone_the_field_stays_in_sight_beside_the_maps(open_page, widget):
+    """The input is far above the last layers on a phone: the detail (with its copy of the
+    input and the field outlined) sticks to the top of the screen while the maps scroll."""
+    from tests.browser.conftest import PHONE
+
+    visit = open_page(widget.page, viewport=PHONE)
+    root = visit.widget(widget.index)
+    expect(root.locator('[data-role="prediction"]')).not_to_be_empty()
+    last = root.locator('.cnnw-layer[data-layer="5"] .cnnw-map').first
+    last.scroll_into_view_if_needed()
+    last.hover(position={"x": 2, "y": 2})
+    thumb = root.locator('[data-role="field-thumb"]')
+    expect(thumb).to_be_visible()
+    box, map_box = thumb.bounding_box(), last.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box       # on screen
+    assert map_box["y"] + map_box["height"] <= PHONE["height"], map_box             # with the map
+    expect(thumb).to_have_attribute("aria-label", re.compile(r"rows -2 to 13"))
     visit.assert_clean()
