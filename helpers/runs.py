@@ -169,12 +169,36 @@ def _class_source(cls: type) -> str:
         func = getattr(value, "fget", None) or getattr(value, "__func__", None) or value
         if inspect.isfunction(func):
             try:
-                pieces.append(_normalise(inspect.getsource(func)))
+                text = inspect.getsource(func)
             except (OSError, TypeError):  # made by exec() without a file: no text to read
                 pieces.append(f"{attr}: {func.__code__.co_code.hex()}")
+                continue
+            _check_unchanged(cls, func, text)
+            pieces.append(_normalise(text))
         elif not attr.startswith("__") and _plain(value) is not _SKIP:
             pieces.append(f"{attr} = {_plain(value)!r}")
     return "\n".join(pieces)
+
+
+class SourceChanged(RuntimeError):
+    """A model's source file was edited after Python imported it: the key would not be its code's."""
+
+
+def _check_unchanged(cls: type, func, text: str) -> None:
+    """inspect reads a function's text from its file *now*, at the line where it began when the
+    file was imported. If the file was edited since (lines added above it), that text is another
+    function's, and the key would describe code that is not running: refuse, and say why."""
+    if func.__name__ == "<lambda>":
+        return
+    try:
+        first = ast.parse(textwrap.dedent(text)).body[0]
+    except SyntaxError:
+        first = None
+    if not (isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef)) and first.name == func.__name__):
+        raise SourceChanged(
+            f"{cls.__qualname__}.{func.__name__}: {inspect.getsourcefile(func)} changed after it was "
+            f"imported, so the run store cannot read the code that is running; restart the kernel "
+            f"(or Python) and run again")
 
 
 def _normalise(source: str) -> str:

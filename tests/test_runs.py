@@ -440,3 +440,24 @@ def test_the_code_part_of_the_key_is_the_same_under_every_python_version():
         there = subprocess.run([python, "-c", script, source], capture_output=True, text=True)
         assert there.returncode == 0, there.stderr
         assert there.stdout == here, python
+
+
+def test_a_source_file_edited_after_import_is_refused_not_keyed_wrongly(tmp_path, monkeypatch):
+    """inspect reads a method's text from the file as it is now; lines added above the class
+    after import would make the key describe other code (this happened to a long training
+    process while models.py was edited): the store refuses instead."""
+    import importlib
+    import linecache
+
+    module = tmp_path / "edited_net.py"
+    module.write_text("from torch import nn\n\n\nclass Net(nn.Module):\n"
+                      "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 2)\n\n"
+                      "    def forward(self, x):\n        return self.fc(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    net = importlib.import_module("edited_net").Net()
+    before = runs._code_hash(net)
+    module.write_text("# three lines\n# added above\n# the class\n" + module.read_text())
+    linecache.checkcache()
+    with pytest.raises(runs.SourceChanged, match="changed after it was imported.*restart"):
+        runs._code_hash(net)
+    assert before == runs._code_hash(importlib.reload(importlib.import_module("edited_net")).Net())
