@@ -59,6 +59,27 @@ def _array(value, ndim: int, name: str, layout: str) -> np.ndarray:
     return a
 
 
+def grid_values(given: list, size: int) -> torch.Tensor:
+    """The grid an explorer shows (size, size): `given` when its size matches, else 0, 1, 2, ... row by row."""
+    if len(given) == size:
+        return torch.tensor(given, dtype=torch.float64)
+    return torch.arange(size * size, dtype=torch.float64).reshape(size, size)
+
+
+def _sized_grid(widget, name: str, value, size: str) -> list:
+    """X or K set from Python: [] (the default grid), or a square grid whose side is the trait `size`."""
+    if not value:
+        return []
+    a = _array(value, 2, name, "(n, n)" if name == "X" else "(k, k)")
+    if len(a) > widget.LIMITS[size][1]:
+        raise ExplorerError(f"{name} is {len(a)}x{len(a)}, too large for this explorer")
+    if len(a) != getattr(widget, size):  # the constructor's rule (only Python sets X and K)
+        raise ExplorerError(
+            f"{name} is {len(a)}x{len(a)} but {size}={getattr(widget, size)}; change both "
+            f"together: with w.hold_trait_notifications(): w.{size}, w.{name} = {len(a)}, {name}")
+    return a.tolist()
+
+
 class _Nested(t.List):
     """A List trait that also takes a tensor or an array (stored as nested lists)."""
 

@@ -6,7 +6,7 @@
 // when the explained output cell moves. The view writes Y and error (what it
 // drew); the settings are written by whichever side the reader used.
 import { h, choice, grid, selectable, stepper, panel, watch, save, report, traitSlider } from "./ui.js";
-import { arange2d, explore, fmt, isPadding, pad, readMask, span, taps } from "./conv_math.js";
+import { explore, fmt, isPadding, pad, readMask, span, taps, valuesFor } from "./conv_math.js";
 
 const OPERATIONS = [
   ["conv", "cross-correlation"],
@@ -32,11 +32,6 @@ function settingOf(model) {
     d: model.get("dilation"),
     mode: model.get("mode"),
   };
-}
-
-/** Values given from Python when their size matches, otherwise 0, 1, 2, ... row by row. */
-function valuesFor(given, size) {
-  return given.length === size && given.every((row) => row.length === size) ? given : arange2d(size);
 }
 
 function plural(count, word) {

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 import traitlets as t
 
 from helpers import conv
-from helpers.widgets._base import ExplorerError, _array, _check_position, _Explorer, _Nested, _in_range, bundle
+from helpers.widgets._base import (ExplorerError, _array, _check_position, _Explorer, _in_range, _Nested,
+                                   _sized_grid, bundle, grid_values)
 
 MODES = ("conv", "max", "avg")
 
@@ -92,21 +93,11 @@ class ConvExplorer(_Explorer):
 
     @t.validate("X", "K")
     def _check_values(self, proposal):
-        name, value = proposal["trait"].name, proposal["value"]
-        if not value:
-            return []
-        a = _array(value, 2, name, "(n, n)" if name == "X" else "(k, k)")
-        size = "n" if name == "X" else "kernel_size"
-        if len(a) > self.LIMITS[size][1]:
-            raise ExplorerError(f"{name} is {len(a)}x{len(a)}, too large for this explorer")
-        # the same rules as the constructor (only Python sets X and K; a view never does)
-        if len(a) != getattr(self, size):
-            raise ExplorerError(
-                f"{name} is {len(a)}x{len(a)} but {size}={getattr(self, size)}; change both "
-                f"together: with w.hold_trait_notifications(): w.{size}, w.{name} = {len(a)}, {name}")
-        if name == "K" and self.mode != "conv":
+        name = proposal["trait"].name
+        grid = _sized_grid(self, name, proposal["value"], "n" if name == "X" else "kernel_size")
+        if grid and name == "K" and self.mode != "conv":
             raise ExplorerError(f"a {self.mode}-pooling window has no weights: set mode='conv' first")
-        return a.tolist()
+        return grid
 
     @t.validate("position")
     def _check_position(self, proposal):
@@ -125,11 +116,11 @@ class ConvExplorer(_Explorer):
 
     def input_values(self) -> torch.Tensor:
         """The input grid shown (n, n): X when its size is n, else 0, 1, 2, ... row by row."""
-        return _values(self.X, self.n)
+        return grid_values(self.X, self.n)
 
     def kernel_values(self) -> torch.Tensor:
         """The kernel shown (k, k): K when its size is k, else 0, 1, 2, ... row by row."""
-        return _values(self.K, self.kernel_size)
+        return grid_values(self.K, self.kernel_size)
 
     def _output_side(self) -> int:
         """n' for the current setting, or 0 when it has no output."""
@@ -165,8 +156,3 @@ class ConvExplorer(_Explorer):
             y = F.avg_pool2d(x, k, stride=st, padding=p)
         return y[0, 0]
 
-
-def _values(given: list, size: int) -> torch.Tensor:
-    if len(given) == size:
-        return torch.tensor(given, dtype=torch.float64)
-    return torch.arange(size * size, dtype=torch.float64).reshape(size, size)

@@ -56,6 +56,11 @@ export function arange2d(rows, cols = rows) {
   return Array.from({ length: rows }, (_, r) => Array.from({ length: cols }, (_, c) => r * cols + c));
 }
 
+/** The grid an explorer shows: `given` when it is size x size, otherwise arange2d(size). */
+export function valuesFor(given, size) {
+  return given.length === size && given.every((row) => row.length === size) ? given : arange2d(size);
+}
+
 /** X with p rows and columns of `fill` added on every side. */
 export function pad(X, p, fill = 0) {
   const H = X.length;

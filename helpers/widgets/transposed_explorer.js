@@ -6,7 +6,7 @@
 // render() = build() once, then draw() when a setting changes and highlight()
 // when the picked cell moves. The view writes Y and error (what it drew).
 import { h, grid, selectable, panel, watch, save, report, traitSlider } from "./ui.js";
-import { arange2d, fmt, gatherCells, scatterCells, transposed, transposedSize } from "./conv_math.js";
+import { fmt, gatherCells, scatterCells, transposed, transposedSize, valuesFor } from "./conv_math.js";
 
 const SLIDERS = {
   n: "Input size n",
@@ -25,11 +25,6 @@ function settingOf(model) {
     p: model.get("padding"),
     op: model.get("output_padding"),
   };
-}
-
-/** Values given from Python when their size matches, otherwise 0, 1, 2, ... row by row. */
-function valuesFor(given, size) {
-  return given.length === size && given.every((row) => row.length === size) ? given : arange2d(size);
 }
 
 /** The size formula with the current numbers filled in. */

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import traitlets as t
 
 from helpers import conv
-from helpers.widgets._base import ExplorerError, _array, _Explorer, _Nested, _in_range, bundle
+from helpers.widgets._base import ExplorerError, _array, _Explorer, _in_range, _Nested, _sized_grid, bundle, grid_values
 
 SIDES = ("input", "output")
 
@@ -82,16 +82,8 @@ class TransposedExplorer(_Explorer):
 
     @t.validate("X", "K")
     def _check_values(self, proposal):
-        name, value = proposal["trait"].name, proposal["value"]
-        if not value:
-            return []
-        a = _array(value, 2, name, "(n, n)" if name == "X" else "(k, k)")
-        size = "n" if name == "X" else "kernel_size"
-        if len(a) != getattr(self, size):
-            raise ExplorerError(
-                f"{name} is {len(a)}x{len(a)} but {size}={getattr(self, size)}; change both together: "
-                f"with w.hold_trait_notifications(): w.{size}, w.{name} = {len(a)}, {name}")
-        return a.tolist()
+        name = proposal["trait"].name
+        return _sized_grid(self, name, proposal["value"], "n" if name == "X" else "kernel_size")
 
     @t.validate("side")
     def _check_side(self, proposal):
@@ -129,11 +121,11 @@ class TransposedExplorer(_Explorer):
 
     def input_values(self) -> torch.Tensor:
         """The input grid shown (n, n): X when its size is n, else 0, 1, 2, ... row by row."""
-        return _values(self.X, self.n)
+        return grid_values(self.X, self.n)
 
     def kernel_values(self) -> torch.Tensor:
         """The kernel shown (k, k): K when its size is k, else 0, 1, 2, ... row by row."""
-        return _values(self.K, self.kernel_size)
+        return grid_values(self.K, self.kernel_size)
 
     def drawn_output(self) -> torch.Tensor | None:
         """Y as a float64 tensor; None when no view has drawn an output."""
@@ -149,8 +141,3 @@ class TransposedExplorer(_Explorer):
                                stride=s["stride"], padding=s["padding"], output_padding=s["output_padding"])
         return y[0, 0]
 
-
-def _values(given: list, size: int) -> torch.Tensor:
-    if len(given) == size:
-        return torch.tensor(given, dtype=torch.float64)
-    return torch.arange(size * size, dtype=torch.float64).reshape(size, size)

@@ -7,40 +7,19 @@ the widget model, so a typed value can be checked against the model state.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from playwright.sync_api import expect
 
 from helpers import widgets
-
-MODEL = """
-const state = JSON.parse(document.getElementById("state").textContent);
-const handlers = {};
-const model = {
-  get: (name) => state[name],
-  set: (name, value) => { state[name] = value; (handlers[`change:${name}`] || []).forEach((f) => f()); },
-  on: (event, f) => { (handlers[event] ||= []).push(f); },
-  off: () => {},
-  save_changes: () => {},
-};
-window.widgetState = state;
-render({ model, el: document.getElementById("root") });
-"""
+from tests.browser import book
 
 
 @pytest.fixture
 def playground(browser):
     w = widgets.KernelPlayground(torch.linspace(0, 1, 144).reshape(12, 12), kernel="box blur")
-    state = {k: v for k, v in w.get_state().items() if not k.startswith("_")}
     context = browser.new_context()
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_content('<div id="root"></div><script type="application/json" id="state">'
-                     + json.dumps(state).replace("</", "<\\/") + "</script>")
-    page.add_script_tag(content=w._esm + "\n" + MODEL, type="module")
+    page, errors = book.render_alone(context, w)
     expect(page.locator('[data-role="out-size"]')).to_have_text("10 × 10")
     yield page
     assert errors == []
