@@ -295,7 +295,7 @@ def store_folder(store: str | os.PathLike | None = None) -> pathlib.Path:
 def _report(rk: RunKey, history: train.History) -> str:
     s = history.train_seconds
     took = (f"{s:.1f} s" if s < 10 else f"{s:,.0f} s") + (
-        f" ({len(history.epochs)} epoch{'s' * (len(history.epochs) != 1)} on {history.device}, "
+        f" ({history.recipe.epochs:g} epoch{'s' * (history.recipe.epochs != 1)} on {history.device}, "
         f"{history.threads} thread{'s' * (history.threads != 1)})")
     if history.origin == "trained":
         return f"{rk.name}: trained now in {took}; saved in the local store"

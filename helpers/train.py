@@ -53,10 +53,13 @@ class Recipe:
     `weight_decay=0.0` are one recipe. flip=True mirrors each training image
     left-right with probability 1/2; shift=s moves it by up to s pixels
     (a zero-padded random crop). How a run is executed (device, progress bar,
-    evaluation batch size) is not part of the recipe.
+    evaluation batch size) is not part of the recipe. `epochs` may have a
+    fraction: epochs=1.5 trains one epoch and half of the next, and a cosine
+    schedule spans the 1.5 (how chapter 12 gives networks of different speeds
+    one budget of time).
     """
 
-    epochs: int = 1
+    epochs: int | float = 1
     lr: float = 1e-3
     optimizer: str = "adam"        # one of OPTIMIZERS
     momentum: float = 0.9          # SGD only
@@ -70,7 +73,10 @@ class Recipe:
 
     def __post_init__(self):
         fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        fix("epochs", checks.as_int(self.epochs, "epochs", low=1))
+        epochs = checks.as_float(self.epochs, "epochs", low=0.0)
+        if epochs == 0:
+            raise ValueError("epochs must be more than 0, got 0")
+        fix("epochs", int(epochs) if epochs.is_integer() else epochs)  # 2.0 and 2 are one recipe
         fix("lr", checks.as_float(self.lr, "lr", low=0.0))
         fix("optimizer", checks.one_of(self.optimizer, "optimizer", OPTIMIZERS))
         fix("momentum", checks.as_float(self.momentum, "momentum", low=0.0))
@@ -323,21 +329,25 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
     model.to(device)
     opt = make_optimizer(recipe, model.parameters())
     per_epoch = train_data.num_batches(recipe.batch_size)
-    steps = recipe.epochs * per_epoch
+    steps = max(1, round(recipe.epochs * per_epoch))   # the last epoch may be cut short
+    rounds = math.ceil(steps / per_epoch)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
              if recipe.schedule == "cosine" else None)
     generator = torch.Generator().manual_seed(recipe.seed)
     history = History([], recipe, str(device), torch.get_num_threads())
+    done = 0                                                            # steps taken
     bar = tqdm(total=steps, disable=not enabled, file=sys.stderr, mininterval=0.2,
                dynamic_ncols=True, leave=True)
     try:
-        for epoch in range(1, recipe.epochs + 1):
+        for epoch in range(1, rounds + 1):
             start = time.perf_counter()
             model.train()
             loss_sum, correct, seen = 0.0, 0, 0
             for batch, (x, y) in enumerate(train_data.batches(
                     recipe.batch_size, shuffle=recipe.shuffle, generator=generator,
                     augment=recipe.augment, device=device), start=1):
+                if done == steps:
+                    break                                               # a fractional last epoch
                 logits = model(x)                                       # (B, classes)
                 loss = F.cross_entropy(logits, y)                       # mean over the batch
                 if not torch.isfinite(loss):
@@ -353,8 +363,9 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
                 loss_sum += loss.item() * len(y)
                 correct += (logits.argmax(1) == y).sum().item()
                 seen += len(y)
+                done += 1
                 bar.update()
-                bar.set_description(f"epoch {epoch}/{recipe.epochs} loss {loss_sum / seen:.4f}",
+                bar.set_description(f"epoch {epoch}/{rounds} loss {loss_sum / seen:.4f}",
                                     refresh=False)
             train_time = time.perf_counter() - start
             check_finite(model, f"after epoch {epoch}")

@@ -97,6 +97,22 @@ def test_fit_refuses_bad_arguments():
         train.fit(models.LeNet(), split, split, epochs=1, optimizer="rmsprop", device="cpu")
 
 
+def test_a_fractional_epoch_cuts_the_last_epoch_short():
+    split = tiny_task(64)                                    # 4 batches of 16 per epoch
+    whole = train.Recipe(epochs=2.0, batch_size=16)
+    assert whole == train.Recipe(epochs=2, batch_size=16) and type(whole.epochs) is int
+    torch.manual_seed(0)
+    h = train.fit(models.SeedsMNISTNet(), split, split, epochs=1.5, batch_size=16, device="cpu",
+                  progress=False)
+    assert h.recipe.epochs == 1.5 and [e.images for e in h.epochs] == [64, 32]
+    first = run(0)                                           # the same seed, two whole epochs
+    assert h.epochs[0].train_loss == first.epochs[0].train_loss
+    torch.manual_seed(0)
+    tiny = train.fit(models.SeedsMNISTNet(), split, split, epochs=0.01, batch_size=16,
+                     device="cpu", progress=False)
+    assert [e.images for e in tiny.epochs] == [16]             # at least one step
+
+
 def test_history_round_trips_and_prints_a_table():
     h = run(0)
     again = train.History.from_dict(h.to_dict())
@@ -157,7 +173,9 @@ def test_training_stops_at_the_first_non_finite_loss():
     (dict(batch_size=0), "batch_size must be >= 1, got 0"),
     (dict(batch_size=2.5), "batch_size must be an int"),
     (dict(eval_batch_size=0), "eval_batch_size must be >= 1"),
-    (dict(epochs=True), "epochs must be an int, got True"),
+    (dict(epochs=True), "epochs must be a number, got True"),
+    (dict(epochs=-1), "epochs"),
+    (dict(epochs=float("nan")), "epochs must be a finite number"),
 ])
 def test_fit_refuses_bad_sizes_before_training(kwargs, message):
     split = tiny_task(8)
