@@ -81,3 +81,67 @@ def test_log_odds_see_a_drop_that_a_saturated_probability_hides():
         attribution.occlusion(model, x, 7)
     with pytest.raises(ValueError, match="target must be a class index"):
         attribution.occlusion(model, x, True)
+
+
+# --------------------------------------------------------------------------- class activation maps
+
+
+def gap_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, padding=1),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3)).eval()
+
+
+def test_grad_cam_equals_a_plain_torch_computation():
+    net, x = gap_net(), torch.randn(3, 6, 6)
+    for layer_index, target in ((1, 2), (3, 0)):
+        maps = net[:layer_index + 1](x[None]).detach().requires_grad_(True)   # (1, K, 6, 6)
+        score = net[layer_index + 1:](maps)[0, target]
+        (grad,) = torch.autograd.grad(score, maps)
+        expected = (grad[0].mean(dim=(1, 2))[:, None, None] * maps[0]).sum(0).clamp(min=0)
+        got = attribution.grad_cam(net, x, target, net[layer_index])
+        assert got.shape == (6, 6) and torch.allclose(got, expected.detach(), atol=1e-6)
+
+
+def test_cam_splits_the_logit_and_is_grad_cam_at_the_last_layer():
+    net, x = gap_net(), torch.randn(3, 6, 6)
+    logits = net(x[None])[0]
+    for target in range(3):
+        m = attribution.cam(net, x, target, net[3], net[6])
+        assert torch.isclose(m.mean() + net[6].bias[target], logits[target], atol=1e-5)
+        g = attribution.grad_cam(net, x, target, net[3])
+        assert torch.allclose(g, m.clamp(min=0) / 36, atol=1e-6)
+
+
+def test_class_maps_refuse_what_they_cannot_use():
+    net, x = gap_net(), torch.randn(3, 6, 6)
+    with pytest.raises(ValueError, match="class index"):
+        attribution.grad_cam(net, x, 3, net[3])
+    with pytest.raises(ValueError, match="class index"):
+        attribution.cam(net, x, True, net[3], net[6])
+    with pytest.raises(ValueError, match="model's own modules"):
+        attribution.grad_cam(net, x, 0, nn.ReLU())
+    with pytest.raises(ValueError, match=r"\(1, K, h, w\)"):
+        attribution.grad_cam(net, x, 0, net[5])                      # Flatten: no maps
+    with pytest.raises(ValueError, match="4 maps but linear takes 5"):
+        attribution.cam(net, x, 0, net[1], net[6])                   # 4 maps, not 5
+    with pytest.raises(ValueError, match="nn.Linear"):
+        attribution.cam(net, x, 0, net[3], net[4])
+    with pytest.raises(ValueError, match="eval mode"):
+        attribution.grad_cam(net.train(), x, 0, net[3])
+
+
+def test_rank_correlation_and_upsample():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert attribution.rank_correlation(a, a * 10 + 1) == pytest.approx(1.0)
+    assert attribution.rank_correlation(a, -a) == pytest.approx(-1.0)
+    tied = torch.tensor([[0.0, 0.0], [1.0, 2.0]])                 # ranks 0.5, 0.5, 2, 3
+    assert attribution.rank_correlation(tied, a) == pytest.approx(0.9486833, abs=1e-6)
+    with pytest.raises(ValueError, match="one value everywhere"):
+        attribution.rank_correlation(torch.zeros(2, 2), a)
+    with pytest.raises(ValueError, match="one shape"):
+        attribution.rank_correlation(a, a.flatten())
+    big = attribution.upsample(a, 4)
+    assert big.shape == (4, 4) and big.min() >= 1 and big.max() <= 4
+    with pytest.raises(ValueError, match=r"\(h, w\)"):
+        attribution.upsample(a[None], 4)
