@@ -26,7 +26,7 @@ Where a dataset is looked for, first match wins:
    package).
 
 CIFAR-10 is found in either of two forms at steps 1-2: the original python
-batches (``cifar-10-batches-py/``, torchvision's layout, the first choice),
+batches (``cifar-10-batches-py/``, the first choice, read by torchvision),
 or the JPEG copy (``cifar10-jpeg.tar.gz``, or that archive extracted as
 ``cifar10-jpeg/``): every image re-encoded as a 32x32 JPEG of quality 75 in
 the ImageFolder layout ``{train,test}/<class>/NNNN.jpg``. The JPEGs are decoded
@@ -50,7 +50,6 @@ import io
 import json
 import os
 import pathlib
-import pickle
 import shutil
 import socket
 import stat
@@ -287,8 +286,9 @@ def _write_atomically(path: pathlib.Path, write: Callable[[io.BufferedWriter], N
 # --------------------------------------------------------------------------- reading files safely
 
 
-def regular_file(path: pathlib.Path) -> os.stat_result:
-    """os.stat of `path` (links followed) if it is a regular file; DataFileError otherwise.
+def regular_file(path: pathlib.Path, limit: int | None = None) -> os.stat_result:
+    """os.stat of `path` (links followed) if it is a regular file of at most `limit` bytes;
+    DataFileError otherwise.
 
     A FIFO would block a read forever and a device never ends, so neither is opened.
     """
@@ -307,15 +307,15 @@ def regular_file(path: pathlib.Path) -> os.stat_result:
                 "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
                 "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
         raise DataFileError(f"{path}: {kind}, not a regular file; only regular files are read")
+    if limit is not None and st.st_size > limit:
+        raise DataFileError(f"{path}: {st.st_size:,} bytes, more than the {limit:,} any file of "
+                            f"this kind holds; it is not the data file it is named after")
     return st
 
 
 def read_bounded(path: pathlib.Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of a regular file of at most `limit` bytes; DataFileError otherwise."""
-    size = regular_file(path).st_size
-    if size > limit:
-        raise DataFileError(f"{path}: {size:,} bytes, more than the {limit:,} any file of this "
-                            f"kind holds; it is not the data file it is named after")
+    regular_file(path, limit)
     return path.read_bytes()
 
 
@@ -329,6 +329,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     the bytes the header promises, and that a .gz file is intact; any problem
     raises DataFileError naming the file. Only the bytes the header promises
     (at most MAX_FILE_BYTES) are unpacked, so a gzip bomb is refused unread.
+
+    Not torchvision's reader: it opens only uncompressed files under ``MNIST/raw/``,
+    reads them whole whatever their size, and checks them with ``assert``; the book
+    reads the .gz files where they lie (``$CNN_BOOK_DATA/mnist/``, Debian's package).
     """
     path = pathlib.Path(path)
     try:
@@ -434,38 +438,43 @@ def _check_sha256(path: pathlib.Path, sha256: str, rebuild: str) -> None:
 # --------------------------------------------------------------------------- CIFAR-10, python batches
 
 
-def _cifar_files():
+def _cifar_files() -> list[tuple[str, str]]:
+    """(name, MD5) of the files torchvision's CIFAR10 reads: five training batches, the test
+    batch and batches.meta."""
     from torchvision.datasets import CIFAR10
 
-    return CIFAR10.train_list, CIFAR10.test_list
+    return [*map(tuple, CIFAR10.train_list + CIFAR10.test_list),
+            (CIFAR10.meta["filename"], CIFAR10.meta["md5"])]
 
 
 def has_cifar_batches(folder: pathlib.Path) -> bool:
-    train, test = _cifar_files()
-    return all((folder / name).is_file() for name, _ in train + test)
+    return all((folder / name).is_file() for name, _ in _cifar_files())
 
 
 def read_cifar10(folder: pathlib.Path) -> Arrays:
-    """torchvision's cifar-10-batches-py folder: split -> (images (N, 3, 32, 32), labels (N,)).
+    """The original release in `folder` (cifar-10-batches-py/), read by torchvision's CIFAR10:
+    split -> (images (N, 3, 32, 32), labels (N,)).
 
-    Each batch file's MD5 is checked before it is unpickled (the format is
-    Python pickles), so a corrupt or foreign file raises DataFileError naming it.
+    torchvision checks every file's MD5 before it unpickles one (the batches are Python
+    pickles). A file that is not a regular file of at most MAX_FILE_BYTES (checked first,
+    so that nothing blocks or fills memory), or whose MD5 differs, raises DataFileError
+    naming it.
     """
-    train, test = _cifar_files()
-    out = {}
-    for split, files in (("train", train), ("test", test)):
-        images, labels = [], []
-        for name, md5 in files:
-            path = folder / name
-            blob = read_bounded(path)
-            if hashlib.md5(blob).hexdigest() != md5:
-                raise DataFileError(f"{path}: MD5 {hashlib.md5(blob).hexdigest()} is not the "
-                                    f"published {md5}; the file is corrupt or truncated")
-            entry = pickle.loads(blob, encoding="latin1")
-            images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.append(np.asarray(entry["labels"], dtype=np.int64))
-        out[split] = (np.concatenate(images), np.concatenate(labels))
-    return out
+    from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
+
+    for name, _ in _cifar_files():
+        regular_file(folder / name, MAX_FILE_BYTES)
+    try:
+        sets = {split: CIFAR10(str(folder.parent), train=split == "train") for split in ("train", "test")}
+    except RuntimeError as err:  # torchvision's "Dataset not found or corrupted": an MD5 differs
+        bad = next((name for name, md5 in _cifar_files() if not check_integrity(folder / name, md5)),
+                   "a file")
+        raise DataFileError(f"{folder / bad}: its MD5 is not the published one; the file is corrupt "
+                            f"or truncated") from err
+    # torchvision holds the images as (N, H, W, C) for PIL; the book's order is (N, C, H, W).
+    return {split: (ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.int64))
+            for split, ds in sets.items()}
 
 
 # --------------------------------------------------------------------------- CIFAR-10, JPEG copy

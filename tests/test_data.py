@@ -202,14 +202,52 @@ def test_wrong_image_count_is_an_error(places):
         data.load_mnist()
 
 
+def write_cifar_batches(folder, monkeypatch, per_batch=4):
+    """A cifar-10-batches-py folder in the release's format (pickled dicts, rows of 3,072
+    bytes: the red plane, then green, then blue), its MD5s given to torchvision's CIFAR10."""
+    import pickle
+
+    from torchvision.datasets import CIFAR10
+
+    folder.mkdir(parents=True)
+
+    def dump(name, entry):
+        blob = pickle.dumps(entry, protocol=2)
+        (folder / name).write_bytes(blob)
+        return [name, hashlib.md5(blob).hexdigest()]
+
+    rng = np.random.default_rng(0)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batches[name] = (rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                         rng.integers(0, 10, per_batch).tolist())
+    md5s = {name: dump(name, {"data": x, "labels": y}) for name, (x, y) in batches.items()}
+    meta = dump("batches.meta", {"label_names": list(datafiles.CIFAR10_CLASSES)})
+    monkeypatch.setattr(CIFAR10, "train_list", [md5s[f"data_batch_{i}"] for i in range(1, 6)])
+    monkeypatch.setattr(CIFAR10, "test_list", [md5s["test_batch"]])
+    monkeypatch.setattr(CIFAR10, "meta", {"filename": "batches.meta", "key": "label_names",
+                                          "md5": meta[1]})
+    return batches
+
+
+def test_the_original_release_is_read_by_torchvision_in_the_books_layout(places, monkeypatch):
+    batches = write_cifar_batches(places["book"] / datafiles.CIFAR_DIR, monkeypatch)
+    ds = data.load_cifar10()
+    assert ds.source.startswith("CIFAR-10: 20 training + 4 test images, the original release in")
+    train = [batches[f"data_batch_{i}"] for i in range(1, 6)]
+    expected = np.concatenate([x for x, _ in train]).reshape(-1, 3, 32, 32)  # (N, C, H, W)
+    assert np.array_equal(ds.train.images.numpy(), expected)
+    assert ds.train.labels.tolist() == [label for _, y in train for label in y]
+    assert np.array_equal(ds.test.images.numpy(), batches["test_batch"][0].reshape(-1, 3, 32, 32))
+
+
 def test_a_corrupt_cifar_batch_is_named(places, monkeypatch):
     folder = places["book"] / datafiles.CIFAR_DIR
-    folder.mkdir(parents=True)
-    train, test = datafiles._cifar_files()
-    for name, _ in train + test:
-        (folder / name).write_bytes(b"not a pickle")
-    with pytest.raises(data.DataFileError, match="data_batch_1"):
+    write_cifar_batches(folder, monkeypatch)
+    (folder / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(data.DataFileError, match="MD5") as err:
         data.load_cifar10()
+    assert str(folder / "data_batch_3") in str(err.value)
 
 
 # --------------------------------------------------------------------------- the shipped subset

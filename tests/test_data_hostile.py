@@ -17,7 +17,7 @@ import torch
 
 from helpers import data, datafiles
 from tests.test_data import (jpeg_bytes, make_idx_folder, places, tiny_cifar,  # noqa: F401 (fixtures)
-                             tiny_jpeg_files, write_archive, write_folder)
+                             tiny_jpeg_files, write_archive, write_cifar_batches, write_folder)
 
 
 @pytest.fixture
@@ -218,3 +218,25 @@ def test_a_gzip_stream_that_is_cut_or_damaged_inside_is_named(tmp_path):
     assert str(path) in str(err.value)
     path.write_bytes(good)
     assert datafiles.read_idx(path).shape == (1000,)
+
+
+@pytest.mark.parametrize("kind, words", [("fifo", "a FIFO"), ("dangling link", "dangling symbolic link"),
+                                         ("huge", "67,108,865 bytes, more than")])
+def test_cifar_batches_that_are_not_small_regular_files_are_refused_unread(places, monkeypatch, deadline,
+                                                                           kind, words):
+    folder = places["book"] / datafiles.CIFAR_DIR
+    write_cifar_batches(folder, monkeypatch)
+    bad = folder / "data_batch_2"
+    bad.unlink()
+    if kind == "fifo":
+        os.mkfifo(bad)
+    elif kind == "dangling link":
+        os.symlink(folder / "gone", bad)
+    else:
+        with open(bad, "wb") as f:
+            f.truncate(datafiles.MAX_FILE_BYTES + 1)                # sparse: no disk used
+    with pytest.raises(data.DataFileError, match=words) as err:
+        datafiles.read_cifar10(folder)
+    assert str(bad) in str(err.value)
+    if kind != "huge":  # found only when every file is there: the search goes on to the subset
+        assert data.load_cifar10().source.startswith("CIFAR-10 SUBSET")
