@@ -51,20 +51,23 @@ name "GFLOPS"):
   shows "-" from the first pooling layer on. A global pool is ``"all"`` even
   after a merge, since it reads every position of its input.
 
-Too-small inputs and wrong channel counts raise ``ValueError`` naming the layer
-(``"features.12 (MaxPool2d)"``) before torch's own, less readable error.
+When the model fails (an input too small for a window, a wrong channel count),
+torch's own error is raised again as a ``ValueError`` that adds the input shape
+and the layer it failed in (``"in features.12 (MaxPool2d): ..."``).
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from helpers import checks
 
 __all__ = ["LayerRow", "Summary", "summarize"]
 
@@ -331,71 +334,6 @@ def _next_field(m: nn.Module, f: _Field | None, x: torch.Tensor, out: torch.Tens
 
 
 # --------------------------------------------------------------------------
-# Checks made before a layer runs, so the error names the layer
-# --------------------------------------------------------------------------
-
-def _sizes(values: Iterable[int]) -> str:
-    return "x".join(map(str, values))
-
-
-def _window_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """torch's output size along one axis, as far as telling 0 from >= 1 goes.
-
-    (With ceil_mode torch also drops a last window that would start in the right
-    padding; that only ever turns 2 or more into 1 or more, so it is left out.)
-    """
-    span = n + 2 * p - d * (k - 1) - 1
-    return (span + (s - 1 if ceil_mode else 0)) // s + 1
-
-
-def _check_window(where: str, x: torch.Tensor, what: str, kernel: tuple[int, ...],
-                  stride: tuple[int, ...], padding: tuple[int, ...], dilation: tuple[int, ...],
-                  ceil_mode: bool, input_shape: tuple[int, ...]) -> None:
-    """Raise ValueError when a sliding window leaves no output position on some axis."""
-    out = [_window_out(*a, ceil_mode) for a in zip(x.shape[2:], kernel, stride, padding, dilation)]
-    if min(out) >= 1:
-        return
-    spread = f" (dilation {_axes(dilation)})" if max(dilation) > 1 else ""
-    raise ValueError(
-        f"{where}: the input_shape {input_shape} is too small for this model: "
-        f"a {_sizes(kernel)} {what}{spread} with stride {_axes(stride)} and padding "
-        f"{_axes(padding)} turns its {_sizes(x.shape[2:])} input into a {_sizes(out)} output")
-
-
-def _check_input(m: nn.Module, where: str, x: torch.Tensor, input_shape: tuple[int, ...]) -> None:
-    """Raise ValueError, naming the layer, when ``m`` cannot take ``x`` (shape ``(1, ...)``)."""
-    lazy = isinstance(m, nn.modules.lazy.LazyModuleMixin)  # sizes unknown until the first call
-    if isinstance(m, _CONVS):
-        n = len(m.kernel_size)
-        if x.dim() != n + 2:
-            layout = "(N, C, " + ", ".join("DHW"[3 - n:]) + ")"
-            raise ValueError(
-                f"{where} expects a {layout} input, got {x.dim()} dimensions {tuple(x.shape)}; "
-                f"input_shape leaves out the batch axis, e.g. (3, 224, 224)")
-        if x.shape[1] != m.in_channels and not lazy:
-            raise ValueError(
-                f"{where} expects {m.in_channels} input channels but receives {x.shape[1]} "
-                f"(a tensor of shape {tuple(x.shape[1:])} without the batch axis)")
-        if m.padding != "same":
-            padding = (0,) * n if m.padding == "valid" else m.padding
-            _check_window(where, x, "kernel", m.kernel_size, m.stride, padding, m.dilation,
-                          False, input_shape)
-    elif isinstance(m, _POOLS):
-        n = x.dim() - 2
-        stride = m.stride if m.stride is not None else m.kernel_size  # torch: None means kernel
-        _check_window(where, x, "window", _tuple(m.kernel_size, n), _tuple(stride, n),
-                      _tuple(m.padding, n), _tuple(getattr(m, "dilation", 1), n),
-                      m.ceil_mode, input_shape)
-    elif isinstance(m, nn.Linear) and not lazy and x.shape[-1] != m.in_features:
-        raise ValueError(
-            f"{where} expects {m.in_features} input features but receives {x.shape[-1]} "
-            f"(a tensor of shape {tuple(x.shape[1:])} without the batch axis)")
-    elif isinstance(m, _BATCHNORMS) and not lazy and (x.dim() < 2 or x.shape[1] != m.num_features):
-        got = x.shape[1] if x.dim() >= 2 else "none"
-        raise ValueError(f"{where} expects {m.num_features} channels but receives {got}")
-
-
-# --------------------------------------------------------------------------
 # Running the model
 # --------------------------------------------------------------------------
 
@@ -430,13 +368,12 @@ def _macs(m: nn.Module, x: torch.Tensor | None, out: torch.Tensor | None) -> int
 class _Recorder:
     """The hooks' shared state for one run: rows, tensor fields, counted parameters."""
 
-    def __init__(self, input_shape: tuple[int, ...]):
-        self.input_shape = input_shape
+    def __init__(self):
         self.rows: list[LayerRow] = []
         self.fields: dict[int, tuple[torch.Tensor, int, _Field | None]] = {}
         self.seen_params: set[int] = set()
         self.calls: dict[int, int] = {}
-        self.stack: list[tuple[str, _Field | None, torch.Tensor | None]] = []
+        self.stack: list[tuple[str, _Field | None, torch.Tensor | None]] = []  # layers running now
         self.last_done = ""
 
     def remember(self, t: torch.Tensor, f: _Field | None) -> None:
@@ -461,10 +398,7 @@ class _Recorder:
 
     def pre_hook(self, name: str, m: nn.Module, args: tuple) -> None:
         x = _first_tensor(args)
-        where = f"{name or '(model)'} ({type(m).__name__})"
-        self.stack.append((name, None if x is None else self.field_of(x), x))   # "in <name>"
-        if x is not None:
-            _check_input(m, where, x, self.input_shape)
+        self.stack.append((_where(name, m), None if x is None else self.field_of(x), x))
 
     def hook(self, name: str, m: nn.Module, args: tuple, output: Any) -> None:
         _, f_in, x = self.stack.pop()
@@ -485,7 +419,12 @@ class _Recorder:
             trainable=sum(p.numel() for p in new if p.requires_grad),
             macs=_macs(m, x, out), rf=rf, jump=jump, call=call,
             shared=len(new) < len(own)))
-        self.last_done = name
+        self.last_done = _where(name, m)
+
+
+def _where(name: str, m: nn.Module) -> str:
+    """A layer as errors name it: ``features.12 (MaxPool2d)``."""
+    return f"{name or '(model)'} ({type(m).__name__})"
 
 
 def _input_like(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -506,22 +445,19 @@ def summarize(model: nn.Module, input_shape: Sequence[int]) -> Summary:
     shapes without computing anything); its train/eval flags are restored
     afterwards and no hook is left behind.
 
-    Raises ``ValueError`` naming the layer when the input is too small, has the
-    wrong number of channels, or the forward fails.
+    Raises ``ValueError`` with torch's reason and the layer it failed in when the
+    forward fails (an input too small, the wrong number of channels, ...).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"summarize expects an nn.Module, got {type(model).__name__}")
-    if (isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence)
-            or not input_shape
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape)):
-        raise ValueError(
-            f"input_shape must be a non-empty sequence of positive ints without the batch axis, "
-            f"e.g. (3, 224, 224); got {input_shape!r}")
-    input_shape = tuple(input_shape)
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) or not input_shape:
+        raise ValueError(f"input_shape must be a non-empty sequence of positive ints without the "
+                         f"batch axis, e.g. (3, 224, 224); got {input_shape!r}")
+    input_shape = tuple(checks.as_int(n, "every size in input_shape", low=1) for n in input_shape)
     device, dtype = _input_like(model)
     x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
 
-    rec = _Recorder(input_shape)
+    rec = _Recorder()
     spatial = len(input_shape) - 1
     rec.remember(x, _Field((1,) * spatial, (1,) * spatial) if spatial else _Field((), None))
     leaves = [(name, m) for name, m in model.named_modules() if next(m.children(), None) is None]
@@ -537,8 +473,8 @@ def summarize(model: nn.Module, input_shape: Sequence[int]) -> Summary:
         with torch.no_grad():
             try:
                 output = model(x)
-            except (RuntimeError, IndexError, ZeroDivisionError) as err:   # named with the layer
-                where = (f"in {rec.stack[-1][0] or '(model)'}" if rec.stack
+            except (RuntimeError, ValueError, TypeError, IndexError, ZeroDivisionError) as err:
+                where = (f"in {rec.stack[-1][0]}" if rec.stack
                          else f"after {rec.last_done}" if rec.last_done else "before the first layer")
                 raise ValueError(
                     f"the model failed on an input of shape {input_shape} (batch axis left out) "

@@ -352,7 +352,7 @@ def test_too_small_exactly_when_torch_fails(case):
         with torch.no_grad():
             expected = tuple(layer(torch.zeros(1, *shape)).shape[1:])
     except RuntimeError:
-        with pytest.raises(ValueError, match=r"^0 \((Conv2d|MaxPool2d|AvgPool2d)\): "):
+        with pytest.raises(ValueError, match=r"in 0 \((Conv2d|MaxPool2d|AvgPool2d)\): "):
             summary.summarize(nn.Sequential(layer), shape)
     else:
         assert summary.summarize(nn.Sequential(layer), shape).output_shape == expected
@@ -502,27 +502,25 @@ def test_unknown_layer_and_unlisted_parameters():
 
 def test_input_too_small_names_the_layer(tv_alexnet):
     # 32 -> conv1 (32 + 4 - 11)//4 + 1 = 7 -> pool 3 -> 3 -> pool 1 -> convs 1 -> pool: 0
-    with pytest.raises(ValueError, match=r"features\.12 \(MaxPool2d\): the input_shape \(3, 32, 32\) "
-                                         r"is too small.*3x3 window with stride 2 and padding 0 "
-                                         r"turns its 1x1 input into a 0x0 output"):
+    with pytest.raises(ValueError, match=r"\(3, 32, 32\).* in features\.12 \(MaxPool2d\): .*too small"):
         summary.summarize(tv_alexnet, (3, 32, 32))
-    with pytest.raises(ValueError, match=r"^0 \(Conv2d\).*3x3 kernel \(dilation 2\) with stride 1 "
-                                         r"and padding 0 turns its 4x8 input into a 0x4 output"):
+    with pytest.raises(ValueError, match=r"in 0 \(Conv2d\): .*Kernel size"):  # a dilated 3x3 spans 5x5
         summary.summarize(nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2)), (1, 4, 8))
 
 
-def test_wrong_channels_and_features(tv_alexnet):
-    with pytest.raises(ValueError, match=r"features\.0 \(Conv2d\) expects 3 input channels "
-                                         r"but receives 1 \(a tensor of shape \(1, 224, 224\)"):
-        summary.summarize(tv_alexnet, (1, 224, 224))
-    with pytest.raises(ValueError, match=r"features\.0 \(Conv2d\) expects a \(N, C, H, W\) input, "
-                                         r"got 5 dimensions.*leaves out the batch axis"):
-        summary.summarize(tv_alexnet, (1, 3, 224, 224))
-    wrong_fc = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(100, 10))
-    with pytest.raises(ValueError, match=r"2 \(Linear\) expects 100 input features but receives 144"):
-        summary.summarize(wrong_fc, (1, 8, 8))  # 4 * 6 * 6 = 144
-    with pytest.raises(ValueError, match=r"1 \(BatchNorm2d\) expects 8 channels but receives 4"):
-        summary.summarize(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(8)), (1, 8, 8))
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_wrong_channels_and_features_are_torchs_errors_naming_the_layer(device):
+    with torch.device(device):
+        alexnet = torchvision.models.alexnet(weights=None)
+        wrong_fc = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(100, 10))
+        wrong_bn = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(8))
+    for model, shape, words in [
+            (alexnet, (1, 224, 224), r"in features\.0 \(Conv2d\): .*channel"),
+            (alexnet, (1, 3, 224, 224), r"in features\.0 \(Conv2d\): .*input"),  # 5 dimensions
+            (wrong_fc, (1, 8, 8), r"in 2 \(Linear\): .*144.*100"),                  # 4 * 6 * 6 = 144
+            (wrong_bn, (1, 8, 8), r"in 1 \(BatchNorm2d\): .*4.*8")]:
+        with pytest.raises(ValueError, match=words):
+            summary.summarize(model, shape)
 
 
 class Broken(nn.Module):
@@ -536,21 +534,21 @@ class Broken(nn.Module):
 
 
 def test_other_failures_name_the_last_layer():
-    with pytest.raises(ValueError, match=r"input of shape \(1, 8, 8\).* after conv: .*Sizes of tensors"):
+    with pytest.raises(ValueError, match=r"\(1, 8, 8\).* after conv \(Conv2d\): .*Sizes of tensors"):
         summary.summarize(Broken(), (1, 8, 8))
     pool = nn.Sequential(nn.MaxPool2d(2, padding=2))  # torch: padding at most half the window
-    with pytest.raises(ValueError, match=r"in 0: .*pad should be at most half"):
+    with pytest.raises(ValueError, match=r"in 0 \(MaxPool2d\): .*pad"):
         summary.summarize(pool, (1, 8, 8))
 
 
 @pytest.mark.parametrize("shape", [(), (3, 0, 4), (3, 2.0), "3x224x224", 3, (True, 2)])
 def test_bad_input_shape(shape):
-    with pytest.raises(ValueError, match=r"input_shape must be a non-empty sequence of positive ints"):
+    with pytest.raises(ValueError, match="input_shape"):
         summary.summarize(lenet(), shape)
 
 
 def test_not_a_module():
-    with pytest.raises(TypeError, match=r"expects an nn.Module, got function"):
+    with pytest.raises(TypeError, match="nn.Module"):
         summary.summarize(lenet, (1, 28, 28))
 
 
@@ -636,7 +634,7 @@ def test_records_and_lookup():
                           "params": 156, "trainable": 156, "macs": 117_600, "rf": (5, 5),
                           "jump": (1, 1), "shared": False}
     assert sum(r["macs"] for r in records) == s.total_macs
-    with pytest.raises(KeyError, match=r"no layer named 'conv1'; layers: 0, 1, 2"):
+    with pytest.raises(KeyError, match=r"'conv1'.*0, 1, 2"):
         s["conv1"]
 
 
@@ -657,5 +655,5 @@ class _PicksChannel5(nn.Module):
 @pytest.mark.parametrize("layer", [nn.Conv2d(1, 1, 3, stride=0), _PicksChannel5()],
                          ids=["stride 0", "IndexError"])
 def test_a_failing_layer_is_named_whatever_the_error(layer):
-    with pytest.raises(ValueError, match=r"in 1\b"):
+    with pytest.raises(ValueError, match=r"in 1 \("):
         summary.summarize(nn.Sequential(nn.Identity(), layer), (1, 8, 8))
