@@ -12,11 +12,11 @@ problem and the numbers involved.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from helpers import checks
 
 IntOrPair = int | tuple[int, int]
 
@@ -40,23 +40,14 @@ __all__ = [
 # Argument checks shared by every function below.
 # --------------------------------------------------------------------------
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _pair(value, name: str, minimum: int) -> tuple[int, int]:
-    """Turn an int or a pair of ints into a pair, checking each is >= minimum."""
-    if _is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(
-            f"{name} must be an int or a pair of ints, got {value!r} ({type(value).__name__})"
-        )
-    if min(pair) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair
+    """An int or a pair of ints as a pair, each checked to be an int >= minimum."""
+    values = value if isinstance(value, (tuple, list)) and len(value) == 2 else (value, value)
+    try:
+        return tuple(checks.as_int(v, name, low=minimum) for v in values)
+    except ValueError:
+        raise ValueError(f"{name} must be an int or a pair of ints, each >= {minimum}, "
+                         f"got {value!r}") from None
 
 
 _NARROW = (torch.bool, torch.uint8, torch.int8, torch.int16)
@@ -305,8 +296,7 @@ def pool2d(
     stride defaults to the window size, as in torch. Average pooling counts
     padded zeros in the mean (torch's count_include_pad=True).
     """
-    if mode not in ("max", "avg"):
-        raise ValueError(f"pool2d mode must be 'max' or 'avg', got {mode!r}")
+    checks.one_of(mode, "pool2d's mode", ("max", "avg"))
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"pool2d expects X to be a torch.Tensor, got {type(X).__name__}")
     if X.dim() not in (2, 3, 4):

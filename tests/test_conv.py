@@ -161,35 +161,35 @@ def test_conv2d_layer_learns_with_autograd():
 # ---- bad input: one test per case, checking the message names the numbers ------
 
 def test_kernel_larger_than_input():
-    with pytest.raises(ValueError, match=r"kernel 5x5 does not fit a 3x3 input with padding 0"):
+    with pytest.raises(ValueError, match=r"5x5 does not fit.*3x3.*padding 0"):
         conv.corr2d(torch.zeros(3, 3), torch.zeros(5, 5))
 
 
 def test_kernel_larger_than_padded_input():
-    with pytest.raises(ValueError, match=r"kernel 7x7 does not fit a 3x3 input with padding 1 \(padded input 5x5\)"):
+    with pytest.raises(ValueError, match=r"7x7 does not fit.*3x3.*padding 1.*5x5"):
         conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 7, 7), padding=1)
 
 
 def test_dilated_kernel_too_large():
-    with pytest.raises(ValueError, match=r"kernel 3x3 \(spanning 5x5 with dilation 2x2\) does not fit a 4x4"):
+    with pytest.raises(ValueError, match=r"3x3.*5x5.*dilation 2x2.*does not fit.*4x4"):
         conv.conv2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), dilation=2)
 
 
 def test_output_size_does_not_fit():
-    with pytest.raises(ValueError, match=r"kernel 5 does not fit an input of size 3 with padding 0 \(padded size 3\)"):
+    with pytest.raises(ValueError, match=r"5 does not fit.*3.*padding 0"):
         conv.output_size(3, 5)
-    with pytest.raises(ValueError, match=r"kernel 3 with dilation 3 spans 7 and does not fit"):
+    with pytest.raises(ValueError, match=r"dilation 3.*7.*does not fit"):
         conv.output_size(5, 3, dilation=3)
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("stride", 0, r"stride must be >= 1, got 0"),
-    ("stride", (1, -2), r"stride must be >= 1, got \(1, -2\)"),
-    ("dilation", 0, r"dilation must be >= 1, got 0"),
-    ("padding", -1, r"padding must be >= 0, got -1"),
-    ("stride", 1.5, r"stride must be an int or a pair of ints, got 1.5 \(float\)"),
-    ("padding", (1, 2, 3), r"padding must be an int or a pair of ints, got \(1, 2, 3\)"),
-    ("dilation", True, r"dilation must be an int or a pair of ints, got True \(bool\)"),
+    ("stride", 0, r"stride .*>= 1.*got 0"),
+    ("stride", (1, -2), r"stride .*>= 1.*\(1, -2\)"),
+    ("dilation", 0, r"dilation .*>= 1.*got 0"),
+    ("padding", -1, r"padding .*>= 0.*got -1"),
+    ("stride", 1.5, r"stride must be an int.*1\.5"),
+    ("padding", (1, 2, 3), r"padding must be an int or a pair.*\(1, 2, 3\)"),
+    ("dilation", True, r"dilation must be an int.*True"),
 ])
 def test_bad_hyperparameters(name, value, message):
     X, W = torch.zeros(1, 1, 6, 6), torch.zeros(1, 1, 3, 3)
@@ -200,52 +200,52 @@ def test_bad_hyperparameters(name, value, message):
 
 
 def test_non_integer_sizes():
-    with pytest.raises(ValueError, match=r"kernel_size must be an int or a pair of ints, got 2.0"):
+    with pytest.raises(ValueError, match=r"kernel_size must be an int.*2\.0"):
         conv.output_size(6, 2.0)
-    with pytest.raises(ValueError, match=r"n must be an int or a pair of ints, got '6'"):
+    with pytest.raises(ValueError, match=r"n must be an int.*'6'"):
         conv.output_size("6", 3)
-    with pytest.raises(ValueError, match=r"kernel_size must be an int or a pair of ints, got 2.5"):
+    with pytest.raises(ValueError, match=r"kernel_size must be an int.*2\.5"):
         conv.pool2d(torch.zeros(4, 4), 2.5)
-    with pytest.raises(ValueError, match=r"kernel_size must be an int or a pair of ints"):
+    with pytest.raises(ValueError, match=r"kernel_size must be an int"):
         conv.Conv2D(1.5)
 
 
 def test_channel_mismatch():
-    with pytest.raises(ValueError, match=r"conv2d: X has 3 input channels but weight expects 2"):
+    with pytest.raises(ValueError, match=r"conv2d: X has 3 input channels.*2"):
         conv.conv2d(torch.zeros(1, 3, 5, 5), torch.zeros(4, 2, 3, 3))
-    with pytest.raises(ValueError, match=r"corr2d_multi_in: X has 2 input channels but K has 3"):
+    with pytest.raises(ValueError, match=r"corr2d_multi_in: .*2 input channels.*K has 3"):
         conv.corr2d_multi_in(torch.zeros(2, 3, 3), torch.zeros(3, 2, 2))
-    with pytest.raises(ValueError, match=r"corr2d_multi_in_out: X has 2 input channels but K has 1"):
+    with pytest.raises(ValueError, match=r"corr2d_multi_in_out: .*2 input channels.*K has 1"):
         conv.corr2d_multi_in_out(torch.zeros(2, 3, 3), torch.zeros(4, 1, 2, 2))
-    with pytest.raises(ValueError, match=r"corr2d_multi_in_out_1x1: X has 3 input channels but K has 2"):
+    with pytest.raises(ValueError, match=r"corr2d_multi_in_out_1x1: .*3 input channels.*K has 2"):
         conv.corr2d_multi_in_out_1x1(torch.zeros(3, 3, 3), torch.zeros(2, 2, 1, 1))
 
 
 def test_wrong_number_of_dimensions():
-    with pytest.raises(ValueError, match=r"corr2d expects X of shape \(H, W\) \(2 dimensions\), got shape \(1, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"corr2d .*X.*\(H, W\).*\(1, 3, 3\)"):
         conv.corr2d(torch.zeros(1, 3, 3), torch.zeros(2, 2))
-    with pytest.raises(ValueError, match=r"conv2d expects X of shape \(N, C, H, W\).*add a leading axis"):
+    with pytest.raises(ValueError, match=r"conv2d .*X.*\(N, C, H, W\).*X\[None\]"):
         conv.conv2d(torch.zeros(1, 5, 5), torch.zeros(1, 1, 3, 3))
-    with pytest.raises(ValueError, match=r"conv2d expects weight of shape \(C_out, C_in, kh, kw\)"):
+    with pytest.raises(ValueError, match=r"conv2d .*weight.*\(C_out, C_in, kh, kw\)"):
         conv.conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(3, 3))
-    with pytest.raises(ValueError, match=r"pool2d expects X of shape \(H, W\), \(C, H, W\) or \(N, C, H, W\), got shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"pool2d .*\(H, W\).*\(N, C, H, W\).*\(5,\)"):
         conv.pool2d(torch.zeros(5), 2)
 
 
 def test_other_bad_input():
-    with pytest.raises(ValueError, match=r"needs a 1x1 kernel, got 3x3"):
+    with pytest.raises(ValueError, match=r"1x1.*3x3"):
         conv.corr2d_multi_in_out_1x1(torch.zeros(2, 4, 4), torch.zeros(1, 2, 3, 3))
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\).*got \(3,\)"):
         conv.conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(4, 1, 3, 3), torch.zeros(3))
-    with pytest.raises(ValueError, match=r"mode must be 'max' or 'avg', got 'min'"):
+    with pytest.raises(ValueError, match=r"mode.*'max'.*'avg'.*'min'"):
         conv.pool2d(torch.zeros(4, 4), 2, mode="min")
-    with pytest.raises(ValueError, match=r"padding must be at most half the window: padding 2 with window 3"):
+    with pytest.raises(ValueError, match=r"padding.*half the window.*2.*3"):
         conv.pool2d(torch.zeros(4, 4), 3, padding=2)
-    with pytest.raises(ValueError, match=r"window 5x5 does not fit a 4x4 input"):
+    with pytest.raises(ValueError, match=r"window 5x5 does not fit.*4x4"):
         conv.pool2d(torch.zeros(4, 4), 5)
-    with pytest.raises(ValueError, match=r"floating-point tensor, got torch.int64"):
+    with pytest.raises(ValueError, match=r"floating-point.*torch.int64"):
         conv.pool2d(torch.arange(16).reshape(4, 4), 2)
-    with pytest.raises(TypeError, match=r"torch.Tensor, got list"):
+    with pytest.raises(TypeError, match=r"torch.Tensor.*list"):
         conv.corr2d([[1, 2], [3, 4]], torch.zeros(1, 1))
 
 
@@ -254,11 +254,11 @@ def test_other_bad_input():
 def test_an_empty_kernel_is_refused_like_torch():
     with pytest.raises(RuntimeError):
         F.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 0, 0))
-    with pytest.raises(ValueError, match=r"corr2d: K must be at least 1x1, got a 0x0 kernel"):
+    with pytest.raises(ValueError, match=r"corr2d: K .*1x1.*0x0"):
         conv.corr2d(torch.zeros(3, 3), torch.zeros(0, 0))
-    with pytest.raises(ValueError, match=r"conv2d: weight must be at least 1x1, got a 2x0 kernel"):
+    with pytest.raises(ValueError, match=r"conv2d: weight .*1x1.*2x0"):
         conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 0))
-    with pytest.raises(ValueError, match=r"corr2d_multi_in: K must be at least 1x1"):
+    with pytest.raises(ValueError, match=r"corr2d_multi_in: K .*1x1"):
         conv.corr2d_multi_in(torch.zeros(2, 3, 3), torch.zeros(2, 0, 0))
     with pytest.raises(ValueError, match=r"conv2d: weight has no output channels"):
         conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(0, 1, 2, 2))
@@ -270,7 +270,7 @@ def test_no_input_channels_is_refused_naming_x():
     # torch answers C_in = 0 with an empty tensor that lost its output channel too: no result
     assert F.conv2d(torch.zeros(1, 0, 4, 5), torch.zeros(1, 0, 2, 3)).numel() == 0
     X, K = torch.zeros(0, 4, 5), torch.zeros(0, 2, 3)
-    with pytest.raises(ValueError, match=r"corr2d_multi_in: X has no input channels \(shape \(0, 4, 5\)\)"):
+    with pytest.raises(ValueError, match=r"corr2d_multi_in: X has no input channels.*\(0, 4, 5\)"):
         conv.corr2d_multi_in(X, K)
     with pytest.raises(ValueError, match=r"corr2d_multi_in_out: X has no input channels"):
         conv.corr2d_multi_in_out(X, torch.zeros(2, 0, 2, 3))
@@ -285,7 +285,7 @@ def test_pool2d_refuses_empty_images_naming_the_axis(shape):
     if len(shape) > 2:  # torch refuses these too (it has no 2-D form to compare)
         with pytest.raises(RuntimeError):
             F.max_pool2d(torch.zeros(shape), 2)
-    with pytest.raises(ValueError, match=r"pool2d got an empty X of shape .* must be at least 1"):
+    with pytest.raises(ValueError, match=r"pool2d .*empty.*at least 1"):
         conv.pool2d(torch.zeros(shape), 2)
 
 
@@ -299,9 +299,9 @@ def test_pool2d_pools_a_batch_of_no_images_like_torch():
 def test_bias_must_be_a_tensor_and_is_named():
     with pytest.raises(TypeError):
         F.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), [0.0])
-    with pytest.raises(TypeError, match=r"conv2d expects bias to be a torch.Tensor, got list"):
+    with pytest.raises(TypeError, match=r"conv2d .*bias.*torch.Tensor.*list"):
         conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), [0.0])
-    with pytest.raises(ValueError, match=r"conv2d expects bias of shape \(C_out,\)"):
+    with pytest.raises(ValueError, match=r"conv2d .*bias.*\(C_out,\)"):
         conv.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2), torch.zeros(1, 1))
 
 
