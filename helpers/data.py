@@ -93,8 +93,7 @@ class Split:
         Choices (epochs, learning rate, augmentation) are made on the held-out
         images, so that the test set measures only the final model.
         """
-        if not isinstance(n, int) or isinstance(n, bool) or not 0 < n < len(self):
-            raise ValueError(f"n must be an int between 1 and {len(self) - 1}, got {n!r}")
+        n = checks.as_int(n, "n", low=1, high=len(self) - 1)
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         rest, held = idx[n:].sort().values, idx[:n].sort().values
         return (dataclasses.replace(self, images=self.images[rest], labels=self.labels[rest]),
@@ -107,9 +106,8 @@ class Split:
         network with len(classes) outputs can train on the result. Mean and std
         are kept (they are the whole training set's).
         """
-        classes = list(classes)
-        if (not classes or any(not isinstance(c, int) or isinstance(c, bool) for c in classes)
-                or len(set(classes)) != len(classes)):
+        classes = [checks.as_int(c, "each class", low=0) for c in classes]
+        if not classes or len(set(classes)) != len(classes):
             raise ValueError(f"classes must be distinct ints, at least one, got {classes!r}")
         present = set(self.labels.unique().tolist())
         missing = [c for c in classes if c not in present]
@@ -148,7 +146,7 @@ class Split:
         same generator, and a dict picks its settings, e.g.
         augment={"flip": False, "padding": 2} for digits, which must not be mirrored.
         """
-        _check_batch_size(batch_size)
+        batch_size = checks.as_int(batch_size, "batch_size", low=1)
         if not isinstance(augment, (bool, dict)) or (
                 isinstance(augment, dict) and not set(augment) <= {"flip", "padding"}):
             raise ValueError(f"augment must be True, False or a dict with keys 'flip' and/or "
@@ -167,8 +165,7 @@ class Split:
 
     def num_batches(self, batch_size: int) -> int:
         """How many batches `batches(batch_size)` yields: ceil(N / batch_size)."""
-        _check_batch_size(batch_size)
-        return -(-len(self) // batch_size)
+        return -(-len(self) // checks.as_int(batch_size, "batch_size", low=1))
 
 
 def _finite(value) -> bool:
@@ -178,11 +175,6 @@ def _finite(value) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _check_batch_size(batch_size) -> None:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,8 +212,7 @@ def sample_photo(size: int | None = None, gray: bool = True) -> torch.Tensor:
     with Image.open(path) as im:
         im = im.convert("L" if gray else "RGB")
         if size is not None:
-            if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"size must be a positive int, got {size!r}")
+            size = checks.as_int(size, "size", low=1)
             w, h = im.size
             scale = size / min(w, h)
             im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)

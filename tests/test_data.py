@@ -445,12 +445,12 @@ def test_python_batches_win_over_the_jpeg_copy(tiny_cifar, monkeypatch):
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("truncate", "cannot read the archive"),
-    ("undecodable", "train/cat/0001.jpg: cannot decode the image"),
-    ("missing class", "the class folder test/ship is missing"),
-    ("wrong count", "train/dog holds 2 images, expected 3"),
-    ("unknown class", "unknown class folder train/cats"),
-    ("wrong size", "train/airplane/0000.jpg: the image is 16x16, expected 32x32"),
+    ("truncate", "archive.*truncated"),
+    ("undecodable", "train/cat/0001.jpg.*decode"),
+    ("missing class", "test/ship.*missing"),
+    ("wrong count", "train/dog.* 2 .*expected 3"),
+    ("unknown class", "unknown class.*train/cats"),
+    ("wrong size", "train/airplane/0000.jpg.*16x16.*32x32"),
 ])
 def test_a_damaged_jpeg_copy_is_refused_naming_the_file(tiny_cifar, damage, message):
     files = dict(tiny_jpeg_files())
@@ -517,14 +517,14 @@ def test_a_read_only_data_dir_falls_back_instead_of_failing(online, monkeypatch)
 def test_a_data_dir_that_is_a_file_is_a_clear_error(places, monkeypatch, tmp_path):
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv(datafiles.DATA_ENV, str(tmp_path / "file"))
-    with pytest.raises(ValueError, match="CNN_BOOK_DATA=.* is a file; it must name a directory"):
+    with pytest.raises(ValueError, match="CNN_BOOK_DATA.*file.*directory"):
         data.load_mnist()
 
 
 @pytest.mark.parametrize("value", ["maybe", "2", "yes please"])
 def test_offline_flag_is_parsed_strictly(places, monkeypatch, value):
     monkeypatch.setenv(datafiles.OFFLINE_ENV, value)
-    with pytest.raises(ValueError, match="CNN_BOOK_OFFLINE must be one of"):
+    with pytest.raises(ValueError, match="CNN_BOOK_OFFLINE"):
         data.load_mnist()
 
 
@@ -539,21 +539,22 @@ def test_hold_out_gives_disjoint_seeded_splits():
     assert torch.equal(held.labels, split.hold_out(10, seed=3)[1].labels)
     assert not torch.equal(held.labels, split.hold_out(10, seed=4)[1].labels)
     assert held.mean == split.mean and rest.std == split.std
-    for bad in (0, 50, True, 2.5):
-        with pytest.raises(ValueError, match="n must be an int between 1 and 49"):
+    for bad, words in ((0, "between 1 and 49"), (50, "between 1 and 49"), (True, "an int"),
+                       (2.5, "an int")):
+        with pytest.raises(ValueError, match=f"n must be {words}"):
             split.hold_out(bad)
 
 
 def test_a_zero_or_nan_std_is_refused_when_the_split_is_made():
     images = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
     for std in [(0.0,), (float("nan"),), (-1.0,)]:
-        with pytest.raises(ValueError, match="every std must be a positive number"):
+        with pytest.raises(ValueError, match="std.*positive"):
             data.Split(images, torch.zeros(2, dtype=torch.long), (0.0,), std)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True])
 def test_num_batches_refuses_a_bad_batch_size(bad):
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size"):
         tiny_split().num_batches(bad)
 
 
@@ -563,7 +564,7 @@ def test_augment_settings_can_turn_the_flip_off():
     plain = next(split.batches(64))[0]
     x, _ = next(split.batches(64, augment={"flip": False, "padding": 0}, generator=g))
     assert torch.equal(x, plain)
-    with pytest.raises(ValueError, match="augment must be True, False or a dict"):
+    with pytest.raises(ValueError, match="augment.*dict"):
         next(split.batches(4, augment={"rotate": 10}, generator=g))
 
 
@@ -584,8 +585,9 @@ def test_select_refuses_missing_or_repeated_classes():
     split = labelled_split([0, 1, 2])
     with pytest.raises(ValueError, match="no image has label 7"):
         split.select([1, 7])
-    for bad in ([], [1, 1], [1.0], [True]):
-        with pytest.raises(ValueError, match="distinct ints"):
+    for bad, words in (([], "at least one"), ([1, 1], "distinct"), ([1.0], "an int"),
+                       ([True], "an int"), ([-1], ">= 0")):
+        with pytest.raises(ValueError, match=words):
             split.select(bad)
 
 
@@ -597,7 +599,7 @@ def _tiny(labels, mean=(0.5,)):
     (torch.tensor([0.0, 1.0]), (0.5,), "int64"),                   # float labels
     (torch.tensor([0, -1]), (0.5,), "class numbers"),              # a negative label
     (torch.tensor([0, 1]), (float("nan"),), "finite"),             # a NaN mean
-    (torch.tensor([0, 1]), ("0.5",), "every mean must be a finite number"),  # not a number
+    (torch.tensor([0, 1]), ("0.5",), "mean.*number"),                       # not a number
 ])
 def test_a_split_refuses_labels_and_means_it_cannot_train_on(labels, mean, words):
     with pytest.raises(ValueError, match=words):
@@ -610,8 +612,8 @@ def test_take_wants_an_int_and_augment_wants_its_types():
         split.take(2.0)
     x = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
     gen = torch.Generator().manual_seed(0)
-    for kwargs, words in (({"padding": -1}, "padding must be"), ({"padding": 2.5}, "padding must be an int"),
-                          ({"flip": "no"}, "flip must be True or False")):
+    for kwargs, words in (({"padding": -1}, "padding .*>= 0"), ({"padding": 2.5}, "padding .*int"),
+                          ({"flip": "no"}, "flip .*True or False")):
         with pytest.raises(ValueError, match=words):
             data.augment_batch(x, gen, **kwargs)
 

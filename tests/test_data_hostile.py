@@ -94,7 +94,7 @@ def gzip_bomb(path, header: bytes, zeros: int) -> None:
 
 
 @pytest.mark.parametrize("claimed, words", [
-    ((200_000_000,), "more than the 67,108,864 any IDX file"),    # the header tells the truth
+    ((200_000_000,), "more than the 67,108,864"),                 # the header tells the truth
     ((5,), "holds more"),                                          # the header lies
 ])
 def test_a_gzip_bomb_is_refused_without_unpacking_it(tmp_path, claimed, words):
@@ -118,7 +118,7 @@ def test_a_plain_idx_file_larger_than_any_is_refused_before_reading(tmp_path):
     with open(path, "wb") as f:
         f.write(bytes([0, 0, 8, 1]) + np.array([5], dtype=">u4").tobytes())
         f.truncate(datafiles.MAX_FILE_BYTES + 1)            # sparse: no disk used
-    with pytest.raises(data.DataFileError, match=r"67,108,865 bytes, more than"):
+    with pytest.raises(data.DataFileError, match=r"67,108,865 bytes"):
         datafiles.read_idx(path)
 
 
@@ -131,9 +131,9 @@ def jpeg_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("width, height, words", [
-    (65_000, 65_000, "cannot decode the image .*exceeds limit"),     # PIL's own bomb error
-    (10_000, 10_000, "cannot decode the image .*decompression bomb"),  # PIL would only warn
-    (2_000, 1_000, "the image is 2000x1000, expected 32x32"),
+    (65_000, 65_000, "decode.*exceeds limit"),                       # PIL's own bomb error
+    (10_000, 10_000, "decode.*decompression bomb"),                  # PIL would only warn
+    (2_000, 1_000, "2000x1000.*32x32"),
 ])
 def test_a_jpeg_header_claiming_a_huge_image_is_refused_undecoded(width, height, words):
     tracemalloc.start()
@@ -151,7 +151,7 @@ def test_a_huge_member_of_the_jpeg_archive_is_refused_unread(tiny_cifar):
     files = dict(tiny_jpeg_files())
     files["train/cat/0001.jpg"] = bytes(datafiles.MAX_JPEG_BYTES + 1)
     archive = write_archive(tiny_cifar / datafiles.CIFAR_JPEG_ARCHIVE, list(files.items()))
-    with pytest.raises(data.DataFileError, match=r"train/cat/0001.jpg holds 65,537 bytes") as err:
+    with pytest.raises(data.DataFileError, match=r"train/cat/0001.jpg.*65,537 bytes") as err:
         data.load_cifar10()
     assert str(archive) in str(err.value)
 
@@ -159,7 +159,7 @@ def test_a_huge_member_of_the_jpeg_archive_is_refused_unread(tiny_cifar):
 def test_an_archive_that_unpacks_to_too_much_is_refused(tiny_cifar, monkeypatch):
     monkeypatch.setattr(datafiles, "MAX_ARCHIVE_BYTES", 20_000)  # the tiny copy unpacks to ~80 KB
     write_archive(tiny_cifar / datafiles.CIFAR_JPEG_ARCHIVE, tiny_jpeg_files())
-    with pytest.raises(data.DataFileError, match="unpacks to more than 20,000 bytes"):
+    with pytest.raises(data.DataFileError, match="unpacks to more than 20,000"):
         data.load_cifar10()
 
 
@@ -168,9 +168,9 @@ def test_an_archive_that_unpacks_to_too_much_is_refused(tiny_cifar, monkeypatch)
 
 @pytest.mark.parametrize("kind, words", [
     ("dangling link", "dangling symbolic link"),
-    ("fifo", "a FIFO .*not a regular file"),
-    ("device", "a device, not a regular file"),
-    ("huge", "65,537 bytes, more than"),
+    ("fifo", "FIFO"),
+    ("device", "device"),
+    ("huge", "65,537 bytes"),
 ])
 def test_an_extracted_jpeg_copy_refuses_what_is_not_a_small_regular_file(tiny_cifar, deadline, kind, words):
     folder = write_folder(tiny_cifar / datafiles.CIFAR_JPEG, tiny_jpeg_files())
@@ -220,8 +220,8 @@ def test_a_gzip_stream_that_is_cut_or_damaged_inside_is_named(tmp_path):
     assert datafiles.read_idx(path).shape == (1000,)
 
 
-@pytest.mark.parametrize("kind, words", [("fifo", "a FIFO"), ("dangling link", "dangling symbolic link"),
-                                         ("huge", "67,108,865 bytes, more than")])
+@pytest.mark.parametrize("kind, words", [("fifo", "FIFO"), ("dangling link", "dangling symbolic link"),
+                                         ("huge", "67,108,865 bytes")])
 def test_cifar_batches_that_are_not_small_regular_files_are_refused_unread(places, monkeypatch, deadline,
                                                                            kind, words):
     folder = places["book"] / datafiles.CIFAR_DIR
