@@ -25,15 +25,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers import checks
 
-def _check(x: torch.Tensor, target: int, model: nn.Module) -> None:
+
+def _check(x: torch.Tensor, target: int, model: nn.Module) -> int:
+    """`target` as an int >= 0, once x is one input (C, H, W) and the model is in eval mode."""
     if x.dim() != 3:
         raise ValueError(f"need one input (C, H, W), got shape {tuple(x.shape)}")
     if model.training:
         raise ValueError("put the model in eval mode first (model.eval()): in train mode "
                          "BatchNorm and Dropout change the answer")
-    if not isinstance(target, int) or isinstance(target, bool) or target < 0:
-        raise ValueError(f"target must be a class index (int >= 0), got {target!r}")
+    return checks.as_int(target, "target (a class index)", low=0)
+
+
+def _in_range(target: int, logits: torch.Tensor) -> None:
+    if target >= logits.shape[1]:
+        raise ValueError(f"target must be a class index from 0 to {logits.shape[1] - 1}, got {target}")
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
@@ -41,10 +48,11 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
 
     The absolute gradient, maximised over channels (Simonyan et al., 2014).
     """
-    _check(x, target, model)
-    device = next(model.parameters()).device
-    x = x.detach().to(device)[None].requires_grad_(True)          # (1, C, H, W)
-    score = model(x)[0, target]
+    target = _check(x, target, model)
+    x = x.detach().to(_device(model))[None].requires_grad_(True)  # (1, C, H, W)
+    logits = model(x)
+    _in_range(target, logits)
+    score = logits[0, target]
     (grad,) = torch.autograd.grad(score, x)
     return grad[0].abs().amax(dim=0).cpu()                        # (H, W)
 
@@ -71,22 +79,19 @@ def occlusion_patches(model: nn.Module, x: torch.Tensor, target: int, size: int 
     pixel is covered. `measure` is "probability" or "log_odds". Positive:
     covering the patch lowered the evidence for `target`.
     """
-    _check(x, target, model)
+    target = _check(x, target, model)
     C, H, W = x.shape
-    if not isinstance(size, int) or not isinstance(stride, int) or not 1 <= size <= min(H, W) or stride < 1:
-        raise ValueError(f"patch size must be an int from 1 to {min(H, W)} and stride an int >= 1, "
-                         f"got {size!r}, {stride!r}")
-    if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+    size = checks.as_int(size, "patch size", low=1, high=min(H, W))
+    stride = checks.as_int(stride, "stride", low=1)
+    batch_size = checks.as_int(batch_size, "batch_size", low=1)
+    checks.one_of(measure, "measure", MEASURES)
     starts_r = sorted(set(range(0, H - size + 1, stride)) | {H - size})
     starts_c = sorted(set(range(0, W - size + 1, stride)) | {W - size})
     spots = [(r, c) for r in starts_r for c in starts_c]
-    device = next(model.parameters()).device
-    x = x.detach().to(device)
+    x = x.detach().to(_device(model))
     with torch.no_grad():
         logits = model(x[None])
-        if not 0 <= target < logits.shape[1]:
-            raise ValueError(f"target must be a class index from 0 to {logits.shape[1] - 1}, got {target}")
+        _in_range(target, logits)
         base = _evidence(logits, target, measure)[0]
         drops = []
         for i in range(0, len(spots), batch_size):
@@ -122,7 +127,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: int, size: int = 4, str
 
 def _layer_output(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int):
     """Run the model once on x (C, H, W); return (the layer's output (1, K, h, w), the target's logit)."""
-    _check(x, target, model)
+    target = _check(x, target, model)
     if not isinstance(layer, nn.Module) or not any(m is layer for m in model.modules()):
         raise ValueError("layer must be one of the model's own modules (e.g. model.stages[2]), "
                          f"got {type(layer).__name__}")
@@ -137,8 +142,7 @@ def _layer_output(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: i
                          f"it ran {len(seen)} time(s)" + (
                              f" and gave shape {tuple(seen[0].shape)}" if seen and
                              isinstance(seen[0], torch.Tensor) else ""))
-    if target >= logits.shape[1]:
-        raise ValueError(f"target must be a class index from 0 to {logits.shape[1] - 1}, got {target}")
+    _in_range(target, logits)
     return seen[0], logits[0, target]
 
 

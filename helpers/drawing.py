@@ -71,8 +71,7 @@ def center_digit(ink, box: int = 20, field: int = 28) -> torch.Tensor:
         raise ValueError(f"ink must be >= 0 (0 is blank paper), got pixels down to {ink.min().item():g}; "
                          f"pass the drawing before it is standardised")
     field = checks.as_int(field, "field", low=1)
-    if checks.as_int(box, "box", low=1) > field:
-        raise ValueError(f"box {box} does not fit in field {field}: box must be at most field")
+    box = checks.as_int(box, "box", low=1, high=field)
     small = fit_box(ink, box)
     cy, cx = center_of_mass(small)
     centre = field // 2

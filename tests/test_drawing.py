@@ -54,7 +54,7 @@ def test_values_keep_their_scale():
 @pytest.mark.parametrize("bad, words", [
     (float("nan"), "finite"),
     (math.inf, "finite"),
-    (-0.5, "must be >= 0"),                                      # e.g. a standardised drawing
+    (-0.5, ">= 0"),                                      # e.g. a standardised drawing
 ])
 def test_pixels_that_are_not_ink_are_refused(bad, words):
     ink = torch.zeros(40, 40, dtype=torch.float64)
@@ -73,9 +73,9 @@ def test_negative_ink_no_longer_blanks_the_digit_silently():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"box": 0}, "box must be >= 1"), ({"box": -3}, "box must be >= 1"),
-    ({"field": 0}, "field must be >= 1"), ({"box": 2.5}, "box must be an int"),
-    ({"box": 30}, "box 30 does not fit in field 28"),
+    ({"box": 0}, "box .*between 1 and 28"), ({"box": -3}, "box .*between 1 and 28"),
+    ({"field": 0}, "field .*>= 1"), ({"box": 2.5}, "box .*int"),
+    ({"box": 30}, "box .*between 1 and 28.*30"),
 ])
 def test_box_and_field_are_checked(kwargs, words):
     ink = torch.ones(5, 5)
