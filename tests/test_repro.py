@@ -23,7 +23,7 @@ def test_env_flag_unset_is_off(monkeypatch):
 @pytest.mark.parametrize("raw", ["maybe", "2", "tru", "enabled", "1 0"])
 def test_env_flag_refuses_anything_else_naming_the_variable(monkeypatch, raw):
     monkeypatch.setenv("CNN_BOOK_OFFLINE", raw)
-    with pytest.raises(ValueError, match=rf"CNN_BOOK_OFFLINE must be one of .*got {raw!r}"):
+    with pytest.raises(ValueError, match=rf"CNN_BOOK_OFFLINE.*{raw!r}"):
         repro.env_flag("CNN_BOOK_OFFLINE")
 
 
@@ -31,7 +31,7 @@ def test_fast_mode_uses_the_strict_parser(monkeypatch):
     monkeypatch.setenv(repro.FAST_ENV, "On")
     assert repro.fast_mode()
     monkeypatch.setenv(repro.FAST_ENV, "fast")
-    with pytest.raises(ValueError, match="CNN_BOOK_FAST must be one of"):
+    with pytest.raises(ValueError, match="CNN_BOOK_FAST.*'fast'"):
         repro.fast_mode()
 
 
