@@ -113,7 +113,7 @@ def identify(name: str, build: Callable[[], nn.Module], train_data: Split, eval_
              "weights": _tensors_hash(model.state_dict()),
              "train": fingerprint(train_data),
              "eval": fingerprint(eval_data),
-             "recipe": _sha(json.dumps(recipe.as_dict(), sort_keys=True))}
+             "recipe": _sha(json.dumps(recipe.key_dict(), sort_keys=True))}
     return model, RunKey(name, {k: v[:16] for k, v in parts.items()})
 
 

@@ -38,7 +38,7 @@ from helpers.data import Split
 
 PROGRESS_ENV = "CNN_BOOK_PROGRESS"
 OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "linear")
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -70,6 +70,12 @@ class Recipe:
     flip: bool = False
     shift: int = 0
     seed: int = 0                  # the initial weights, the batch order and the augmentation
+    # Added for fast training (airbench-style); at these defaults a run trains and is keyed as before.
+    label_smoothing: float = 0.0   # the target puts this much probability evenly on all classes
+    nesterov: bool = False         # SGD only: Nesterov's momentum (the step looks ahead)
+    warmup: float = 0.0            # this fraction of the steps raises lr linearly from 0 first
+    ema: float = 0.0               # > 0: keep an exponential moving average of the weights, decay ema
+    autocast: bool = False         # compute in bfloat16 where it is safe (torch.autocast)
 
     def __post_init__(self):
         fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -87,6 +93,16 @@ class Recipe:
         fix("flip", checks.as_bool(self.flip, "flip"))
         fix("shift", checks.as_int(self.shift, "shift", low=0))
         fix("seed", checks.as_int(self.seed, "seed", low=0, high=2**64 - 1))
+        fix("label_smoothing", checks.as_float(self.label_smoothing, "label_smoothing", low=0.0))
+        fix("nesterov", checks.as_bool(self.nesterov, "nesterov"))
+        fix("warmup", checks.as_float(self.warmup, "warmup", low=0.0))
+        fix("ema", checks.as_float(self.ema, "ema", low=0.0))
+        fix("autocast", checks.as_bool(self.autocast, "autocast"))
+        for name in ("label_smoothing", "warmup", "ema"):
+            if getattr(self, name) >= 1:
+                raise ValueError(f"{name} must be less than 1, got {getattr(self, name)}")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ValueError("nesterov=True needs optimizer='sgd' and a momentum above 0")
 
     def replace(self, **changes) -> Recipe:
         """A copy with some fields changed: CIFAR.replace(epochs=2, seed=1)."""
@@ -99,10 +115,19 @@ class Recipe:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def key_dict(self) -> dict:
+        """as_dict without the later fields left at their defaults: what a run's key hashes,
+        so that the runs published before those fields existed keep their keys."""
+        return {k: v for k, v in self.as_dict().items() if k not in LATER or v != LATER[k]}
+
     @property
     def augment(self) -> dict | bool:
         """What Split.batches' `augment` argument needs for this recipe."""
         return {"flip": self.flip, "padding": self.shift} if self.flip or self.shift else False
+
+
+# Recipe fields added after runs were published, with their defaults (see Recipe.key_dict).
+LATER = {"label_smoothing": 0.0, "nesterov": False, "warmup": 0.0, "ema": 0.0, "autocast": False}
 
 
 # The book's CIFAR-10 recipe for the modern networks (chapters 12 and 13,
@@ -265,7 +290,33 @@ def make_optimizer(recipe: Recipe, params) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=r.lr, weight_decay=r.weight_decay)
     if r.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=r.lr, weight_decay=r.weight_decay)
-    return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
+    return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
+                           nesterov=r.nesterov)
+
+
+def make_schedule(recipe: Recipe, opt: torch.optim.Optimizer, steps: int):
+    """The recipe's learning-rate schedule over `steps` batches (None for a constant rate).
+
+    A warm-up raises the rate linearly over its share of the steps; then
+    "cosine" lowers it to 0 along half a cosine, "linear" along a straight
+    line (with a warm-up: a triangle), "constant" keeps it.
+    """
+    if recipe.warmup == 0:
+        if recipe.schedule == "constant":
+            return None
+        if recipe.schedule == "cosine":   # the book's runs before warm-up existed: kept exactly
+            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    warm = round(recipe.warmup * steps)
+
+    def factor(step: int) -> float:       # the multiplier of lr for step `step` (from 0)
+        if step < warm:
+            return (step + 1) / warm
+        t = (step - warm) / max(1, steps - warm)
+        if recipe.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * t))
+        return 1 - t if recipe.schedule == "linear" else 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def weight_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -331,8 +382,10 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
     per_epoch = train_data.num_batches(recipe.batch_size)
     steps = max(1, round(recipe.epochs * per_epoch))   # the last epoch may be cut short
     rounds = math.ceil(steps / per_epoch)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-             if recipe.schedule == "cosine" else None)
+    sched = make_schedule(recipe, opt, steps)
+    averaged = (torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(recipe.ema),
+        use_buffers=True) if recipe.ema else None)      # BatchNorm's statistics averaged too
     generator = torch.Generator().manual_seed(recipe.seed)
     history = History([], recipe, str(device), torch.get_num_threads())
     done = 0                                                            # steps taken
@@ -348,8 +401,9 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
                     augment=recipe.augment, device=device), start=1):
                 if done == steps:
                     break                                               # a fractional last epoch
-                logits = model(x)                                       # (B, classes)
-                loss = F.cross_entropy(logits, y)                       # mean over the batch
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.autocast):
+                    logits = model(x)                                   # (B, classes)
+                    loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
                         f"training stopped: the loss became {loss.item()} at epoch {epoch}, batch "
@@ -360,6 +414,8 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
                 opt.step()
                 if sched is not None:
                     sched.step()
+                if averaged is not None:
+                    averaged.update_parameters(model)
                 loss_sum += loss.item() * len(y)
                 correct += (logits.argmax(1) == y).sum().item()
                 seen += len(y)
@@ -369,13 +425,16 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
                                     refresh=False)
             train_time = time.perf_counter() - start
             check_finite(model, f"after epoch {epoch}")
-            result = evaluate(model, eval_data, eval_batch_size, device)
+            result = evaluate(averaged.module if averaged is not None else model, eval_data,
+                              eval_batch_size, device)
             history.epochs.append(Epoch(epoch, loss_sum / seen, correct / seen, result.loss,
                                         result.accuracy, seen, train_seconds=train_time,
                                         seconds=time.perf_counter() - start))
             bar.set_postfix_str(f"val acc {result.accuracy:.4f}")
     finally:
         bar.close()
+    if averaged is not None:                          # the model fit returns is the average
+        model.load_state_dict(averaged.module.state_dict())
     return history
 
 

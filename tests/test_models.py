@@ -658,3 +658,48 @@ def test_zfnet_pools_before_it_normalises():
     kinds = [type(m).__name__ for m in models.ZFNet().features]
     assert kinds[:8] == ["Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm",
                          "Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm"]
+
+
+def test_speednet_has_airbench94s_shape_and_work():
+    from helpers import summary
+    net = models.SpeedNet()
+    s = summary.summarize(net, (3, 32, 32))
+    assert s.total_macs == 118_147_360 and s.total_params == 1_972_792
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert [tuple(m.weight.shape) for m in net.groups.modules() if isinstance(m, nn.Conv2d)] == [
+        (64, 24, 3, 3), (64, 64, 3, 3), (256, 64, 3, 3), (256, 256, 3, 3), (256, 256, 3, 3),
+        (256, 256, 3, 3)]
+
+
+def test_speednet_whitening_decorrelates_patches_and_freezes_its_weights():
+    torch.manual_seed(0)
+    images = torch.randn(64, 3, 16, 16)
+    images[:, 1] = 0.9 * images[:, 0] + 0.1 * images[:, 1]          # correlated channels
+    images[..., 1:] = 0.5 * images[..., 1:] + 0.5 * images[..., :-1]  # and neighbours
+    net = models.SpeedNet().whiten_from(images, eps=0.0)
+    with torch.no_grad():
+        out = (net.whiten(images) - net.whiten.bias[:, None, None])[:, :12]
+    cov = torch.cov(out.permute(0, 2, 3, 1).reshape(-1, 12).T.double())
+    assert torch.allclose(cov, torch.eye(12, dtype=torch.float64), atol=1e-3)
+    assert not net.whiten.weight.requires_grad and net.whiten.bias.requires_grad
+    assert models.count_parameters(net) == 1_972_792 - 24 * 12
+    with pytest.raises(ValueError, match="N, 3, H, W"):
+        net.whiten_from(torch.zeros(4, 1, 8, 8))
+
+
+def test_speednet_identity_init_passes_its_input_through():
+    net = models.SpeedNet(identity_init=True)
+    conv = net.groups[0][0]
+    x = torch.randn(1, 24, 9, 9)
+    with torch.no_grad():
+        assert torch.equal(conv(x)[:, :24], x)                   # first 24 of 64 channels
+        assert net.groups[1][0](torch.randn(1, 64, 5, 5)).shape == (1, 256, 5, 5)
+    assert conv.weight[24:].abs().sum() > 0                      # the rest start at random
+
+
+@pytest.mark.parametrize("kwargs", [dict(widths=(64, 256)), dict(widths=(64, 0, 256)),
+                                    dict(num_classes=True), dict(bn_momentum=1.5),
+                                    dict(identity_init="yes")])
+def test_speednet_refuses_bad_settings(kwargs):
+    with pytest.raises(ValueError, match="SpeedNet"):
+        models.SpeedNet(**kwargs)

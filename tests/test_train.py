@@ -1,5 +1,6 @@
 """helpers.train: evaluate's counting, the Recipe, fit's learning and reproducibility."""
 
+import math
 import pytest
 import torch
 import torch.nn.functional as F
@@ -378,3 +379,70 @@ def test_weight_grad_norms_leave_batchnorm_statistics_alone_and_give_nan_without
     no_affine(x)
     assert train.weight_grad_norms(no_affine, x, y, layer=nn.BatchNorm2d)[0] != \
         train.weight_grad_norms(no_affine, x, y, layer=nn.BatchNorm2d)[0]   # nan: no weight
+
+
+# --------------------------------------------------------------------------- fast-training additions
+
+
+def test_later_recipe_fields_enter_the_key_only_when_set():
+    old = {k: v for k, v in train.CIFAR.as_dict().items() if k not in train.LATER}
+    assert train.CIFAR.key_dict() == old                  # published runs keep their keys
+    changed = train.CIFAR.replace(ema=0.9, warmup=0.2).key_dict()
+    assert changed["ema"] == 0.9 and changed["warmup"] == 0.2 and "nesterov" not in changed
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(label_smoothing=1.0), "label_smoothing must be less than 1"),
+    (dict(warmup=-0.1), "warmup"), (dict(ema=1.5), "ema must be less than 1"),
+    (dict(nesterov=True), "nesterov=True needs optimizer='sgd'"),
+    (dict(nesterov=True, optimizer="sgd", momentum=0), "momentum above 0"),
+    (dict(autocast="yes"), "autocast"), (dict(schedule="triangle"), "schedule"),
+])
+def test_later_recipe_fields_are_checked(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        train.Recipe(**kwargs)
+
+
+def test_warmup_then_linear_or_cosine_decay():
+    def rates(**fields):
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = train.make_schedule(train.Recipe(**fields), opt, 8)
+        seen = []
+        for _ in range(8):
+            seen.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return seen
+    assert rates(schedule="linear", warmup=0.25) == pytest.approx(
+        [0.5, 1.0, 1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])          # a triangle
+    assert rates(schedule="constant", warmup=0.5) == pytest.approx([0.25, 0.5, 0.75, 1, 1, 1, 1, 1])
+    assert rates(schedule="cosine", warmup=0.25)[2] == pytest.approx(1.0)
+    plain = rates(schedule="cosine")                                  # CosineAnnealingLR, as before
+    assert plain[0] == 1.0 and plain[4] == pytest.approx(0.5)
+
+
+def _fit(**fields):
+    split = tiny_task(64)
+    torch.manual_seed(0)
+    model = models.SeedsMNISTNet()
+    history = train.fit(model, split, split, epochs=2, batch_size=16, device="cpu",
+                        progress=False, optimizer="sgd", lr=0.05, **fields)
+    return model, history, split
+
+
+def test_label_smoothing_nesterov_and_autocast_change_the_run():
+    _, base, _ = _fit()
+    for fields in (dict(label_smoothing=0.1), dict(nesterov=True), dict(autocast=True)):
+        _, h, _ = _fit(**fields)
+        assert h.column("train_loss") != base.column("train_loss")
+        assert all(math.isfinite(v) for v in h.column("train_loss"))
+
+
+def test_ema_returns_and_evaluates_the_averaged_weights():
+    plain, _, _ = _fit()
+    model, h, split = _fit(ema=0.9)
+    differ = [not torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                    plain.state_dict().values())]
+    assert any(differ)                                       # the average, not the last weights
+    again = train.evaluate(model, split)
+    assert again.accuracy == h.final.eval_accuracy and again.loss == pytest.approx(h.final.eval_loss)
