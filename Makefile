@@ -19,7 +19,7 @@ PYTEST_ARGS := -n 2 --dist loadfile --nbval --nbval-current-env \
 # The built book; rebuilt only when what it is built from changed, so `make test`
 # followed by `make book` (as in .ci/run) builds it once.
 BOOK_STAMP  := _build/html/.built
-BOOK_INPUTS := _config.yml _toc.yml intro.md $(wildcard _static/*) $(wildcard chapters/*.ipynb) $(wildcard _ext/*.py _ext/*.js)
+BOOK_INPUTS := _config.yml _toc.yml intro.md references.md references.bib $(wildcard _static/*) $(wildcard chapters/*.ipynb) $(wildcard _ext/*.py _ext/*.js)
 
 .PHONY: install book test unit execute verify-outputs reader-time release constraints clean
 .DELETE_ON_ERROR:

@@ -102,8 +102,7 @@ PROSE_NUMBERS_FROM_ELSEWHERE = {
                        "20000"},        # the pixel-shuffle experiment's training digits (20_000)
     "07_cifar10.ipynb": {"0.001"},     # the learning rate, written 1e-3 in code
     "08_lenet_alexnet.ipynb": {"0.001",   # the learning rate, written 1e-3 in code
-                               "2000",    # the CI budget's test images, written 2_000
-                               "5000"},   # the depth experiment's training images, 5_000
+                               "2000"},   # the CI budget's test images, written 2_000
 }
 NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+\.\d+(?:e-?\d+)?)(?![\w])")
 # A figure typed in from a paper or a published run is not computed. The code line
