@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import checks
+from helpers import checks, train
 
 
 def _check(x: torch.Tensor, target: int, model: nn.Module) -> int:
@@ -49,7 +49,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
     The absolute gradient, maximised over channels (Simonyan et al., 2014).
     """
     target = _check(x, target, model)
-    x = x.detach().to(_device(model))[None].requires_grad_(True)  # (1, C, H, W)
+    x = x.detach().to(train.model_device(model))[None].requires_grad_(True)  # (1, C, H, W)
     logits = model(x)
     _in_range(target, logits)
     score = logits[0, target]
@@ -88,7 +88,7 @@ def occlusion_patches(model: nn.Module, x: torch.Tensor, target: int, size: int 
     starts_r = sorted(set(range(0, H - size + 1, stride)) | {H - size})
     starts_c = sorted(set(range(0, W - size + 1, stride)) | {W - size})
     spots = [(r, c) for r in starts_r for c in starts_c]
-    x = x.detach().to(_device(model))
+    x = x.detach().to(train.model_device(model))
     with torch.no_grad():
         logits = model(x[None])
         _in_range(target, logits)
@@ -134,7 +134,7 @@ def _layer_output(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: i
     seen = []
     hook = layer.register_forward_hook(lambda module, inputs, output: seen.append(output))
     try:
-        logits = model(x.detach().to(_device(model))[None])           # (1, classes)
+        logits = model(x.detach().to(train.model_device(model))[None])           # (1, classes)
     finally:
         hook.remove()
     if len(seen) != 1 or not isinstance(seen[0], torch.Tensor) or seen[0].dim() != 4:
@@ -209,8 +209,3 @@ def _ranks(v: torch.Tensor) -> torch.Tensor:
     values, inverse, counts = torch.unique(v, return_inverse=True, return_counts=True)
     ends = counts.cumsum(0).double()                                      # one past each group's last rank
     return (ends - (counts.double() + 1) / 2)[inverse]
-
-
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")

@@ -261,7 +261,7 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
         raise ValueError("evaluate got an empty split (0 images): there is nothing to measure; "
                          "check the split, e.g. a take(n) with n too small, or an empty data folder")
     batch_size = checks.as_int(batch_size, "batch_size", low=1)
-    device = repro.pick_device(device) if device is not None else _model_device(model)
+    device = repro.pick_device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
     total_loss, correct, preds = 0.0, 0, []
@@ -484,7 +484,7 @@ def _check_last_batch(model: nn.Module, data: Split, batch_size: int) -> None:
     if n % batch_size != 1 or not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                       for m in model.modules()):
         return
-    x, _ = next(data.batches(1, device=_model_device(model)))
+    x, _ = next(data.batches(1, device=model_device(model)))
     try:
         with torch.no_grad():
             copy.deepcopy(model).train()(x)
@@ -496,7 +496,8 @@ def _check_last_batch(model: nn.Module, data: Split, batch_size: int) -> None:
                          f"pick another batch_size, or take({n - 1}) images") from None
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (the CPU for a model without parameters)."""
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
 
