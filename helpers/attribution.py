@@ -206,6 +206,6 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _ranks(v: torch.Tensor) -> torch.Tensor:
     """Ranks 0..n-1 of v, ties given the mean of the ranks they span."""
-    values, inverse, counts = torch.unique(v, return_inverse=True, return_counts=True)
+    _, inverse, counts = torch.unique(v, return_inverse=True, return_counts=True)
     ends = counts.cumsum(0).double()                                      # one past each group's last rank
     return (ends - (counts.double() + 1) / 2)[inverse]

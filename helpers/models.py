@@ -15,6 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from helpers import checks
+
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (weights and biases; not BatchNorm's running statistics)."""
@@ -883,7 +885,6 @@ class SpeedNet(nn.Module):
                  identity_init: bool = False, bn_momentum: float = 0.1, bn_scale: bool = True,
                  logit_scale: float = 1.0):
         super().__init__()
-        from helpers import checks
         if not isinstance(widths, (tuple, list)) or len(widths) != 3:
             raise ValueError(f"SpeedNet: widths must be 3 ints >= 1, got {widths!r}")
         widths = tuple(checks.as_int(w, "SpeedNet widths", low=1) for w in widths)
@@ -929,7 +930,6 @@ class SpeedNet(nn.Module):
                 or not images.is_floating_point() or len(images) == 0:
             raise ValueError("whiten_from needs normalised float images (N, 3, H, W), N >= 1, got "
                              f"{getattr(images, 'shape', type(images).__name__)}")
-        from helpers import checks
         eps = checks.as_float(eps, "eps", low=0.0)
         patches = images.double().unfold(2, 2, 1).unfold(3, 2, 1)          # (N, 3, H-1, W-1, 2, 2)
         patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 12)        # one row per patch
