@@ -51,6 +51,27 @@ def as_float(value, name: str, low: float | None = None, high: float | None = No
     return plain + 0.0  # -0.0 and 0.0 are one number
 
 
+def sizes(**values) -> None:
+    """Each keyword's value must be an int >= 1 (a count of channels, classes, layers, pixels,
+    or a stride), or ValueError naming the first one that is not."""
+    for name, value in values.items():
+        as_int(value, name, low=1)
+
+
+def as_ints(value, name: str, length: int | None = None, empty: bool = False) -> tuple[int, ...]:
+    """`value` (a tuple or list) as a tuple of ints >= 1: `length` of them if given, and at
+    least one unless empty=True; or ValueError naming `name`."""
+    want = (f"a tuple of {length} ints >= 1" if length is not None
+            else "a tuple of ints >= 1" if empty else "a non-empty tuple of ints >= 1")
+    if (not isinstance(value, (tuple, list)) or (length is not None and len(value) != length)
+            or (not value and not empty)):
+        raise ValueError(f"{name} must be {want}, got {value!r}")
+    try:
+        return tuple(as_int(v, name, low=1) for v in value)
+    except ValueError:
+        raise ValueError(f"{name} must be {want}, got {value!r}") from None
+
+
 def as_bool(value, name: str) -> bool:
     """True or False (also NumPy's and a 0-d bool tensor's), or ValueError naming `name`."""
     plain = _plain(value)

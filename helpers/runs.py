@@ -24,7 +24,10 @@ it learns, each part separately so that a mismatch can say what differs:
   strides, dropout rates...);
 - code: the source of every module class that is not torch's own (the book's
   `helpers.models` and whatever a reader defines in a notebook), docstrings
-  and comments left out, so an edited `forward` trains anew;
+  and comments left out, so an edited `forward` trains anew. `__init__` is
+  left out too: what it builds is in the architecture (which also records the
+  plain values such a class stores) and in the starting weights, so a clearer
+  check of its arguments keeps the runs;
 - weights: the starting weights that build() makes after seeding with the
   recipe's seed (fine-tuning from other starting weights trains anew);
 - train / eval: the exact images, labels and normalisation of both splits;
@@ -118,11 +121,15 @@ def identify(name: str, build: Callable[[], nn.Module], train_data: Split, eval_
 
 
 def architecture(model: nn.Module) -> list:
-    """[path, class, {constructor setting: value}] for every module, e.g. a Conv2d's stride.
+    """[path, class, {setting: value}] for every module, e.g. a Conv2d's stride.
 
-    Settings are the attributes named like the class's constructor arguments,
-    which is how torch's layers store them (not their printed form, which
-    may change between torch versions).
+    A torch layer's settings are its attributes named like its constructor's
+    arguments, which is how torch's layers store them (not their printed form,
+    which may change between torch versions). A module the book or a reader
+    wrote also gives every plain value its `__init__` stored (numbers, strings,
+    tuples of them): with the layers and the starting weights, that is what
+    `__init__` decides, so its source is not part of the code hash. A module
+    with frozen parameters (requires_grad=False) lists their names.
     """
     rows = []
     for path, m in model.named_modules():
@@ -130,8 +137,14 @@ def architecture(model: nn.Module) -> list:
             params = inspect.signature(type(m).__init__).parameters
         except (TypeError, ValueError):
             params = {}
-        settings = {p: _plain(getattr(m, p)) for p in sorted(params)
-                    if p != "self" and hasattr(m, p) and _plain(getattr(m, p)) is not _SKIP}
+        names = {p for p in params if p != "self" and hasattr(m, p)}
+        if not _from_library(type(m)):
+            names |= {a for a in vars(m) if not a.startswith("_") and a != "training"}
+        settings = {p: _plain(getattr(m, p)) for p in sorted(names)
+                    if _plain(getattr(m, p)) is not _SKIP}
+        frozen = sorted(n for n, w in m.named_parameters(recurse=False) if not w.requires_grad)
+        if frozen:
+            settings["frozen"] = frozen
         rows.append([path, type(m).__qualname__, settings])
     return rows
 
@@ -148,10 +161,13 @@ def _plain(value):
 
 
 def _code_hash(model: nn.Module) -> str:
-    classes = {c for m in model.modules() for c in type(m).__mro__ if not _from_library(c)}
+    """Hash the source of every class in the model that is not torch's, by its name (not its
+    module: moving a class to another file keeps its runs)."""
+    sources = sorted((c.__qualname__, _class_source(c)) for m in model.modules()
+                     for c in type(m).__mro__ if not _from_library(c))
     h = hashlib.sha256()
-    for cls in sorted(classes, key=lambda c: (c.__module__, c.__qualname__)):
-        h.update(f"{cls.__module__}.{cls.__qualname__}\n{_class_source(cls)}\n".encode())
+    for qualname, source in dict.fromkeys(sources):
+        h.update(f"{qualname}\n{source}\n".encode())
     return h.hexdigest()
 
 
@@ -160,12 +176,15 @@ def _from_library(cls: type) -> bool:
 
 
 def _class_source(cls: type) -> str:
-    """The source of the class's functions and its plain class attributes, docstrings, comments
+    """The source of the class's functions but `__init__` (the architecture and the starting
+    weights record what it builds) and its plain class attributes, docstrings, comments
     and blank lines left out. Function by function, because Python cannot find the source of
     a whole class typed into a notebook; the text itself, because its parsed form (ast.unparse)
     differs between Python versions, and a Colab reader's key must match the book's."""
     pieces = []
     for attr, value in sorted(vars(cls).items()):
+        if attr == "__init__":
+            continue
         func = getattr(value, "fget", None) or getattr(value, "__func__", None) or value
         if inspect.isfunction(func):
             try:

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import models
+from helpers import data, models
 
 
 def conv(cin, cout, k):
@@ -124,7 +124,7 @@ def test_lenet_1998_squashes_after_every_layer_up_to_the_output():
     assert bn == [nn.BatchNorm2d, nn.BatchNorm2d, nn.BatchNorm1d, nn.BatchNorm1d]
     out = models.LeNet1998(batch_norm=True).eval()(torch.zeros(3, 1, 28, 28))
     assert out.shape == (3, 10)
-    with pytest.raises(ValueError, match=r"activation must be one of \['sigmoid', 'tanh'\], got 'relu'"):
+    with pytest.raises(ValueError, match=r"activation must be.*got 'relu'"):
         models.LeNet1998(activation="relu")
 
 
@@ -295,28 +295,28 @@ def test_resnet_20_matches_he_et_al_and_its_summary():
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: models.SeedsMNISTNet(image_size=-4), r"SeedsMNISTNet: image_size must be an int >= 2, got -4"),
-    (lambda: models.SeedsMNISTNet(image_size=1), r"image_size must be an int >= 2"),
-    (lambda: models.SeedsMNISTNet(in_channels=True), r"in_channels must be an int >= 1, got True \(bool\)"),
-    (lambda: models.MLP(hidden=(256, 0)), r"MLP: hidden must be a tuple of ints >= 1"),
-    (lambda: models.MLP(in_features=784.0), r"in_features must be an int >= 1, got 784.0"),
-    (lambda: models.LeNet(num_classes=0), r"LeNet: num_classes must be an int >= 1, got 0"),
-    (lambda: models.LeNet(padding=-1), r"LeNet: padding must be an int >= 0, got -1"),
-    (lambda: models.LeNet(batch_norm="no"), r"LeNet: batch_norm must be True or False, got 'no'"),
-    (lambda: models.LeNet(image_size=28.5), r"image_size must be an int"),
-    (lambda: models.LeNet1998(batch_norm=1), r"LeNet1998: batch_norm must be True or False"),
-    (lambda: models.LeNet1998(padding=-2), r"LeNet1998: padding must be an int >= 0"),
-    (lambda: models.cifar_cnn(num_classes=-1), r"num_classes must be an int >= 1"),
-    (lambda: models.SmallVGG(widths=()), r"SmallVGG: widths must be a non-empty tuple"),
-    (lambda: models.SmallVGG(widths=(16, -32)), r"SmallVGG: widths must be"),
-    (lambda: models.AlexNet2012(dropout=1.5), r"AlexNet2012: dropout must be a number from 0 to 1"),
-    (lambda: models.AlexNet2012(num_classes=False), r"num_classes must be an int >= 1, got False"),
-    (lambda: models.ZFNet(widths=(0, 0, 0)), r"ZFNet: widths must be a tuple of 3 ints >= 1"),
-    (lambda: models.ZFNet(widths=(384, 384)), r"ZFNet: widths must be a tuple of 3 ints"),
-    (lambda: models.AlexNetSmall(shrink=0), r"AlexNetSmall: shrink must be an int >= 1, got 0"),
-    (lambda: models.AlexNetSmall(dropout=True), r"dropout must be a number from 0 to 1, got True"),
-    (lambda: models.ResidualBlock(4, 4, stride=0), r"ResidualBlock: stride must be an int >= 1, got 0"),
-    (lambda: models.ResidualBlock(0, 4), r"ResidualBlock: in_channels must be an int >= 1"),
+    (lambda: models.SeedsMNISTNet(image_size=-4), r"image_size must be.*got -4"),
+    (lambda: models.SeedsMNISTNet(image_size=1), r"image_size must be"),
+    (lambda: models.SeedsMNISTNet(in_channels=True), r"in_channels must be an int.*got True"),
+    (lambda: models.MLP(hidden=(256, 0)), r"hidden must be"),
+    (lambda: models.MLP(in_features=784.0), r"in_features must be.*got 784.0"),
+    (lambda: models.LeNet(num_classes=0), r"num_classes must be.*got 0"),
+    (lambda: models.LeNet(padding=-1), r"padding must be.*got -1"),
+    (lambda: models.LeNet(batch_norm="no"), r"batch_norm must be.*got 'no'"),
+    (lambda: models.LeNet(image_size=28.5), r"image_size must be"),
+    (lambda: models.LeNet1998(batch_norm=1), r"batch_norm must be"),
+    (lambda: models.LeNet1998(padding=-2), r"padding must be"),
+    (lambda: models.cifar_cnn(num_classes=-1), r"num_classes must be"),
+    (lambda: models.SmallVGG(widths=()), r"widths must be"),
+    (lambda: models.SmallVGG(widths=(16, -32)), r"widths must be"),
+    (lambda: models.AlexNet2012(dropout=1.5), r"dropout must be"),
+    (lambda: models.AlexNet2012(num_classes=False), r"num_classes must be.*got False"),
+    (lambda: models.ZFNet(widths=(0, 0, 0)), r"widths must be"),
+    (lambda: models.ZFNet(widths=(384, 384)), r"widths must be"),
+    (lambda: models.AlexNetSmall(shrink=0), r"shrink must be.*got 0"),
+    (lambda: models.AlexNetSmall(dropout=True), r"dropout must be.*got True"),
+    (lambda: models.ResidualBlock(4, 4, stride=0), r"stride must be.*got 0"),
+    (lambda: models.ResidualBlock(0, 4), r"in_channels must be"),
 ])
 def test_constructors_refuse_nonsense_arguments(build, message):
     with pytest.raises(ValueError, match=message):
@@ -587,25 +587,25 @@ def test_small_cifar_networks_stay_small():
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: models.ConvBNReLU(3, 8, order="bn-conv-relu"), r"ConvBNReLU: order must be one of conv-relu"),
-    (lambda: models.ConvBNReLU(3, 8, kernel_size=0), r"ConvBNReLU: kernel_size must be an int >= 1"),
-    (lambda: models.ConvBNReLU(3, 8, padding=-1), r"ConvBNReLU: padding must be an int >= 0"),
-    (lambda: models.VGGBlock(3, 8, convs=0), r"VGGBlock: convs must be an int >= 1, got 0"),
-    (lambda: models.VGGBlock(3, 8, batch_norm=1), r"VGGBlock: batch_norm must be True or False"),
-    (lambda: models.NiNBlock(3, 8, kernel_size=3, stride=0), r"NiNBlock: stride must be an int >= 1"),
-    (lambda: models.NiNSmall(widths=(64, 128)), r"NiNSmall: widths must be a tuple of 3 ints"),
-    (lambda: models.Inception(64, 32, 48, (8, 16), 16), r"Inception: c2 must be a pair \(reduce, out\)"),
-    (lambda: models.Inception(64, 32, (48, 64), (0, 16), 16), r"Inception: c3 must be"),
-    (lambda: models.Inception(64, 0, (48, 64), (8, 16), 16), r"Inception: c1 must be an int >= 1"),
-    (lambda: models.GoogLeNetSmall(num_classes=0), r"GoogLeNetSmall: num_classes must be an int >= 1"),
-    (lambda: models.Bottleneck(64, 0, 256), r"Bottleneck: mid_channels must be an int >= 1, got 0"),
-    (lambda: models.Bottleneck(64, 16, 64, shortcut="yes"), r"Bottleneck: shortcut must be True or False"),
-    (lambda: models.DenseBlock(24, 12, 0), r"DenseBlock: layers must be an int >= 1, got 0"),
-    (lambda: models.DenseBlock(24, 1.5, 2), r"DenseBlock: growth_rate must be an int >= 1"),
-    (lambda: models.Transition(96, 0), r"Transition: out_channels must be an int >= 1"),
-    (lambda: models.DenseNetSmall(layers=()), r"DenseNetSmall: layers must be a non-empty tuple"),
+    (lambda: models.ConvBNReLU(3, 8, order="bn-conv-relu"), r"order must be"),
+    (lambda: models.ConvBNReLU(3, 8, kernel_size=0), r"kernel_size must be"),
+    (lambda: models.ConvBNReLU(3, 8, padding=-1), r"padding must be"),
+    (lambda: models.VGGBlock(3, 8, convs=0), r"convs must be.*got 0"),
+    (lambda: models.VGGBlock(3, 8, batch_norm=1), r"batch_norm must be"),
+    (lambda: models.NiNBlock(3, 8, kernel_size=3, stride=0), r"stride must be"),
+    (lambda: models.NiNSmall(widths=(64, 128)), r"widths must be"),
+    (lambda: models.Inception(64, 32, 48, (8, 16), 16), r"c2 must be"),
+    (lambda: models.Inception(64, 32, (48, 64), (0, 16), 16), r"c3 must be"),
+    (lambda: models.Inception(64, 0, (48, 64), (8, 16), 16), r"c1 must be"),
+    (lambda: models.GoogLeNetSmall(num_classes=0), r"num_classes must be"),
+    (lambda: models.Bottleneck(64, 0, 256), r"mid_channels must be.*got 0"),
+    (lambda: models.Bottleneck(64, 16, 64, shortcut="yes"), r"shortcut must be"),
+    (lambda: models.DenseBlock(24, 12, 0), r"layers must be.*got 0"),
+    (lambda: models.DenseBlock(24, 1.5, 2), r"growth_rate must be"),
+    (lambda: models.Transition(96, 0), r"out_channels must be"),
+    (lambda: models.DenseNetSmall(layers=()), r"layers must be"),
     (lambda: models.DenseNetSmall(compression=0), r"DenseNetSmall: compression must be above 0"),
-    (lambda: models.DenseNetSmall(compression=2), r"DenseNetSmall: compression must be a number from 0 to 1"),
+    (lambda: models.DenseNetSmall(compression=2), r"compression must be"),
 ])
 def test_modern_blocks_refuse_nonsense_arguments(build, message):
     with pytest.raises(ValueError, match=message):
@@ -651,7 +651,7 @@ def test_alexnet_lrn_is_the_papers_formula():
     squares = torch.nn.functional.pad(a ** 2, (0, 0, 0, 0, 2, 2))   # zero channels at both ends
     window = sum(squares[:, i:i + 12] for i in range(5))
     paper = a / (2 + 1e-4 * window) ** 0.75
-    torch.testing.assert_close(models._lrn()(a), paper)
+    torch.testing.assert_close(models.classic._lrn()(a), paper)
 
 
 def test_zfnet_pools_before_it_normalises():
@@ -701,5 +701,22 @@ def test_speednet_identity_init_passes_its_input_through():
                                     dict(num_classes=True), dict(bn_momentum=1.5),
                                     dict(identity_init="yes")])
 def test_speednet_refuses_bad_settings(kwargs):
-    with pytest.raises(ValueError, match="SpeedNet"):
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))} must be"):
         models.SpeedNet(**kwargs)
+
+
+def test_fast_network_builds_the_same_whitened_channels_last_speednet_every_time():
+    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    split = data.Split(images, torch.zeros(64, dtype=torch.long), mean=(0.5,) * 3, std=(0.25,) * 3)
+    build = models.fast_network(split, whiten_images=32)
+    torch.manual_seed(0)
+    a = build()
+    torch.manual_seed(0)
+    b = build()
+    assert isinstance(a, models.SpeedNet) and not a.whiten.weight.requires_grad
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert a.groups[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    expected = models.SpeedNet().whiten_from(split.normalize(images[:32])).whiten.weight
+    torch.testing.assert_close(a.whiten.weight, expected)
+    with pytest.raises(ValueError, match="whiten_images must be"):
+        models.fast_network(split, whiten_images=0)

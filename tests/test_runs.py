@@ -113,6 +113,28 @@ def test_an_edited_forward_trains_anew_but_a_comment_or_docstring_does_not():
     assert key(build=make_net(cosmetic)) == base
 
 
+def test_a_clearer_check_in_init_keeps_the_key_but_what_init_builds_or_stores_does_not():
+    """__init__'s source is not hashed: the layers, the plain values it stores and the starting
+    weights are, so rewording an argument check keeps the published runs."""
+    base = key(build=make_net(NET))
+    checked = NET.replace("super().__init__()\n", "super().__init__()\n        assert True\n")
+    assert checked != NET and key(build=make_net(checked)) == base
+    wider = NET.replace("nn.Linear(784, 10)", "nn.Linear(784, 10, bias=False)")
+    assert key(build=make_net(wider)).parts["architecture"] != base.parts["architecture"]
+    stored = NET.replace("self.fc = nn.Linear(784, 10)", "self.fc = nn.Linear(784, 10)\n"
+                         "        self.scale = 2.0")
+    assert key(build=make_net(stored)).parts["architecture"] != base.parts["architecture"]
+    frozen = NET.replace("nn.Linear(784, 10)", "nn.Linear(784, 10).requires_grad_(False)")
+    assert key(build=make_net(frozen)).parts["architecture"] != base.parts["architecture"]
+
+
+def test_a_class_moved_to_another_module_keeps_its_key():
+    base = key(build=make_net(NET))
+    moved = make_net(NET)
+    moved.__module__ = "helpers.models.elsewhere"
+    assert key(build=moved) == base
+
+
 def test_fine_tuning_from_other_starting_weights_trains_anew(tmp_path):
     pretrained = {}
 
@@ -445,7 +467,7 @@ def test_the_code_part_of_the_key_is_the_same_under_every_python_version():
 def test_a_source_file_edited_after_import_is_refused_not_keyed_wrongly(tmp_path, monkeypatch):
     """inspect reads a method's text from the file as it is now; lines added above the class
     after import would make the key describe other code (this happened to a long training
-    process while models.py was edited): the store refuses instead."""
+    process while helpers/models was edited): the store refuses instead."""
     import importlib
     import linecache
 
