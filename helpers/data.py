@@ -144,13 +144,20 @@ class Split:
         randomness is explicit and seeded); augment=True applies `augment_batch`
         (random horizontal flip and a crop shifted by up to 4 pixels) with the
         same generator, and a dict picks its settings, e.g.
-        augment={"flip": False, "padding": 2} for digits, which must not be mirrored.
+        augment={"flip": False, "padding": 2} for digits, which must not be mirrored;
+        "flip" may also be a bool tensor with one entry per image of the split
+        (`alternating_flips`), and "reflect": True fills the shifted edge by mirroring.
         """
         batch_size = checks.as_int(batch_size, "batch_size", low=1)
         if not isinstance(augment, (bool, dict)) or (
-                isinstance(augment, dict) and not set(augment) <= {"flip", "padding"}):
-            raise ValueError(f"augment must be True, False or a dict with keys 'flip' and/or "
-                             f"'padding', got {augment!r}")
+                isinstance(augment, dict) and not set(augment) <= {"flip", "padding", "reflect"}):
+            raise ValueError(f"augment must be True, False or a dict with keys 'flip', 'padding' "
+                             f"and/or 'reflect', got {augment!r}")
+        settings = dict(augment) if isinstance(augment, dict) else {}
+        flips = settings.get("flip")
+        if isinstance(flips, torch.Tensor) and flips.shape != (len(self),):
+            raise ValueError(f"augment's flip as a tensor needs one bool per image ({len(self)}), "
+                             f"got shape {tuple(flips.shape)}")
         if (shuffle or augment) and generator is None:
             raise ValueError("shuffle/augment need an explicit generator, e.g. "
                              "generator=torch.Generator().manual_seed(0)")
@@ -160,7 +167,9 @@ class Split:
             idx = order[start:start + batch_size]
             x = self.normalize(self.images[idx].to(device))
             if augment:
-                x = augment_batch(x, generator, **(augment if isinstance(augment, dict) else {}))
+                if isinstance(flips, torch.Tensor):
+                    settings["flip"] = flips[idx]                       # this batch's images
+                x = augment_batch(x, generator, **settings)
             yield x, self.labels[idx].to(device)
 
     def num_batches(self, batch_size: int) -> int:
@@ -221,23 +230,36 @@ def sample_photo(size: int | None = None, gray: bool = True) -> torch.Tensor:
     return t if gray else t.permute(2, 0, 1).contiguous()  # (H, W, 3) -> (3, H, W)
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool = True,
-                  padding: int = 4) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool | torch.Tensor = True,
+                  padding: int = 4, reflect: bool = False) -> torch.Tensor:
     """Random horizontal flip and padded random crop of a whole batch (N, C, H, W).
 
-    Each image is flipped with probability 1/2, then zero-padded by `padding`
-    pixels on every side (zero is the mean colour after normalisation) and
-    cropped back to H x W at a random offset. Random numbers come from the CPU
-    `generator`; the work happens on x's device.
+    flip=True flips each image with probability 1/2; a bool tensor (N,) says
+    which images to flip instead (how the alternating flip of fast training
+    decides them, `alternating_flips`). Then each image is padded by `padding`
+    pixels on every side, with zeros (the mean colour after normalisation) or,
+    reflect=True, with its own edge mirrored, and cropped back to H x W at a
+    random offset. Random numbers come from the CPU `generator`; the work
+    happens on x's device.
     """
-    flip = checks.as_bool(flip, "flip")
-    padding = checks.as_int(padding, "padding", low=0)
     n, c, h, w = x.shape
-    if flip:
+    if isinstance(flip, torch.Tensor):
+        if flip.dtype != torch.bool or flip.shape != (n,):
+            raise ValueError(f"flip as a tensor must be bool of shape ({n},), one per image, got "
+                             f"{flip.dtype} {tuple(flip.shape)}")
+        mask = flip.to(x.device)
+    elif checks.as_bool(flip, "flip"):
         mask = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    else:
+        mask = None
+    padding = checks.as_int(padding, "padding", low=0)
+    reflect = checks.as_bool(reflect, "reflect")
+    if reflect and padding >= min(h, w):
+        raise ValueError(f"reflect padding must be smaller than the image ({h}x{w}), got {padding}")
+    if mask is not None:
         x = torch.where(mask.view(n, 1, 1, 1), x.flip(3), x)
     if padding:
-        xp = F.pad(x, (padding,) * 4)                                  # (N, C, H+2p, W+2p)
+        xp = F.pad(x, (padding,) * 4, mode="reflect" if reflect else "constant")  # (N, C, H+2p, W+2p)
         dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
         dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
         rows = (dy[:, None] + torch.arange(h)).to(x.device)            # (N, H)
@@ -246,6 +268,20 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool = True
         x = xp[batch, :, rows[:, :, None], cols[:, None, :]]           # (N, H, W, C)
         x = x.permute(0, 3, 1, 2).contiguous()                         # (N, C, H, W)
     return x
+
+
+def alternating_flips(n: int, epoch: int, seed: int = 0) -> torch.Tensor:
+    """Which of n images to flip in `epoch` (from 1) under the alternating flip: bool (n,).
+
+    Epoch 1 flips a random half (seeded); every later epoch flips exactly the
+    images the epoch before did not. Each image is then seen both ways in every
+    two epochs, where independent coin flips show about a quarter of the images
+    the same way twice in a row (Jordan 2024, "derandomized" flipping).
+    """
+    n = checks.as_int(n, "n", low=0)
+    epoch = checks.as_int(epoch, "epoch", low=1)
+    first = torch.rand(n, generator=torch.Generator().manual_seed(checks.as_int(seed, "seed", low=0))) < 0.5
+    return first if epoch % 2 == 1 else ~first
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

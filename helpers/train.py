@@ -34,7 +34,7 @@ from torch import nn
 from tqdm import tqdm
 
 from helpers import checks, repro
-from helpers.data import Split
+from helpers.data import Split, alternating_flips
 
 PROGRESS_ENV = "CNN_BOOK_PROGRESS"
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -51,8 +51,10 @@ class Recipe:
     Numbers may be given as Python numbers, NumPy scalars or 0-d tensors;
     they are stored as plain ints and floats, so `weight_decay=0` and
     `weight_decay=0.0` are one recipe. flip=True mirrors each training image
-    left-right with probability 1/2; shift=s moves it by up to s pixels
-    (a zero-padded random crop). How a run is executed (device, progress bar,
+    left-right with probability 1/2; flip="alternate" mirrors a random half in
+    the first epoch and then, every epoch, exactly the images the epoch before
+    did not (`data.alternating_flips`). shift=s moves each image by up to s
+    pixels (a zero-padded random crop; reflect=True pads by mirroring the edge). How a run is executed (device, progress bar,
     evaluation batch size) is not part of the recipe. `epochs` may have a
     fraction: epochs=1.5 trains one epoch and half of the next, and a cosine
     schedule spans the 1.5 (how chapter 12 gives networks of different speeds
@@ -67,7 +69,7 @@ class Recipe:
     schedule: str = "constant"     # "cosine": lr falls smoothly to 0 over the run, one step per batch
     batch_size: int = 64
     shuffle: bool = True           # a new order every epoch
-    flip: bool = False
+    flip: bool | str = False       # True, False or "alternate"
     shift: int = 0
     seed: int = 0                  # the initial weights, the batch order and the augmentation
     # Added for fast training (airbench-style); at these defaults a run trains and is keyed as before.
@@ -76,6 +78,7 @@ class Recipe:
     warmup: float = 0.0            # this fraction of the steps raises lr linearly from 0 first
     ema: float = 0.0               # > 0: keep an exponential moving average of the weights, decay ema
     autocast: bool = False         # compute in bfloat16 where it is safe (torch.autocast)
+    reflect: bool = False          # shifted images are padded by mirroring their edge, not zeros
 
     def __post_init__(self):
         fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -90,7 +93,7 @@ class Recipe:
         fix("schedule", checks.one_of(self.schedule, "schedule", SCHEDULES))
         fix("batch_size", checks.as_int(self.batch_size, "batch_size", low=1))
         fix("shuffle", checks.as_bool(self.shuffle, "shuffle"))
-        fix("flip", checks.as_bool(self.flip, "flip"))
+        fix("flip", self.flip if self.flip == "alternate" else checks.as_bool(self.flip, "flip"))
         fix("shift", checks.as_int(self.shift, "shift", low=0))
         fix("seed", checks.as_int(self.seed, "seed", low=0, high=2**64 - 1))
         fix("label_smoothing", checks.as_float(self.label_smoothing, "label_smoothing", low=0.0))
@@ -98,6 +101,7 @@ class Recipe:
         fix("warmup", checks.as_float(self.warmup, "warmup", low=0.0))
         fix("ema", checks.as_float(self.ema, "ema", low=0.0))
         fix("autocast", checks.as_bool(self.autocast, "autocast"))
+        fix("reflect", checks.as_bool(self.reflect, "reflect"))
         for name in ("label_smoothing", "warmup", "ema"):
             if getattr(self, name) >= 1:
                 raise ValueError(f"{name} must be less than 1, got {getattr(self, name)}")
@@ -120,14 +124,18 @@ class Recipe:
         so that the runs published before those fields existed keep their keys."""
         return {k: v for k, v in self.as_dict().items() if k not in LATER or v != LATER[k]}
 
-    @property
-    def augment(self) -> dict | bool:
-        """What Split.batches' `augment` argument needs for this recipe."""
-        return {"flip": self.flip, "padding": self.shift} if self.flip or self.shift else False
+    def augment(self, n: int, epoch: int) -> dict | bool:
+        """What Split.batches' `augment` argument needs in `epoch` (from 1) of n images."""
+        if not (self.flip or self.shift):
+            return False
+        flip = (alternating_flips(n, epoch, self.seed) if self.flip == "alternate"
+                else self.flip)
+        return {"flip": flip, "padding": self.shift, **({"reflect": True} if self.reflect else {})}
 
 
 # Recipe fields added after runs were published, with their defaults (see Recipe.key_dict).
-LATER = {"label_smoothing": 0.0, "nesterov": False, "warmup": 0.0, "ema": 0.0, "autocast": False}
+LATER = {"label_smoothing": 0.0, "nesterov": False, "warmup": 0.0, "ema": 0.0, "autocast": False,
+         "reflect": False}
 
 
 # The book's CIFAR-10 recipe for the modern networks (chapters 12 and 13,
@@ -136,6 +144,15 @@ LATER = {"label_smoothing": 0.0, "nesterov": False, "warmup": 0.0, "ema": 0.0, "
 # and 4-pixel shifts. Chapter 7's small VGG used the same with lr 0.05.
 CIFAR = Recipe(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine",
                batch_size=128, flip=True, shift=4)
+
+# The book's fast CIFAR-10 recipe (chapter "Training fast", benchmarks/cifar_speedrun.py), for
+# models.fast_network: airbench94's settings (Jordan 2024) written for a mean loss. Large
+# batches, SGD with Nesterov momentum 0.85, lr 1.5 reached by a warm-up over a fifth of the
+# steps and lowered linearly to 0, weight decay 1.3e-3, label smoothing 0.2, the alternating
+# flip and 2-pixel reflected shifts, bfloat16 autocast.
+FAST = Recipe(epochs=10, optimizer="sgd", lr=1.5, momentum=0.85, nesterov=True,
+              weight_decay=1.3e-3, schedule="linear", warmup=0.2, batch_size=1024,
+              flip="alternate", shift=2, reflect=True, label_smoothing=0.2, autocast=True)
 
 
 # --------------------------------------------------------------------------- results
@@ -244,7 +261,7 @@ EVAL_BATCH = 64
 
 def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
              device: torch.device | str | None = None, predictions: bool = False,
-             flip: bool = False) -> Evaluation:
+             flip: bool = False, shift: int = 0) -> Evaluation:
     """Mean cross-entropy and accuracy of `model` on every image of `data`.
 
     The loss is summed per image and divided by the number of images, so a
@@ -253,7 +270,9 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
     is restored afterwards, also after an error. flip=True averages the logits
     of each image and its mirror image (left-right), a cheap test-time
     augmentation for networks trained with random flips; it costs a second
-    forward pass.
+    forward pass. shift=s also averages the logits of two copies moved
+    diagonally by s pixels, one each way (edges mirrored): 3 views, or 6 with
+    flip, each costing a forward pass.
     """
     check_model(model, "model")
     check_split(data, "data")
@@ -261,6 +280,8 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
         raise ValueError("evaluate got an empty split (0 images): there is nothing to measure; "
                          "check the split, e.g. a take(n) with n too small, or an empty data folder")
     batch_size = checks.as_int(batch_size, "batch_size", low=1)
+    flip = checks.as_bool(flip, "flip")
+    shift = checks.as_int(shift, "shift", low=0, high=min(data.image_shape[1:]) - 1)
     device = repro.pick_device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
@@ -268,9 +289,7 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
     try:
         with torch.no_grad():
             for x, y in data.batches(batch_size, device=device):
-                logits = model(x)                                       # (B, classes)
-                if flip:
-                    logits = (logits + model(x.flip(3))) / 2            # flip the width axis
+                logits = _views_mean(model, x, flip, shift)             # (B, classes)
                 total_loss += F.cross_entropy(logits, y, reduction="sum").item()
                 pred = logits.argmax(dim=1)
                 correct += (pred == y).sum().item()
@@ -281,6 +300,18 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
     n = len(data)
     return Evaluation(total_loss / n, correct / n, correct, n,
                       torch.cat(preds) if predictions else None)
+
+
+def _views_mean(model: nn.Module, x: torch.Tensor, flip: bool, shift: int) -> torch.Tensor:
+    """The mean of the model's logits over the test-time views of batch x (see evaluate)."""
+    views = [x]
+    if shift:
+        h, w = x.shape[2:]
+        padded = F.pad(x, (shift,) * 4, mode="reflect")
+        views += [padded[..., :h, :w], padded[..., 2 * shift:, 2 * shift:]]  # moved down-right, up-left
+    if flip:
+        views += [v.flip(3) for v in views]                     # flip the width axis
+    return sum(model(v) for v in views) / len(views)
 
 
 def make_optimizer(recipe: Recipe, params) -> torch.optim.Optimizer:
@@ -398,7 +429,7 @@ def fit(model: nn.Module, train_data: Split, eval_data: Split, recipe: Recipe | 
             loss_sum, correct, seen = 0.0, 0, 0
             for batch, (x, y) in enumerate(train_data.batches(
                     recipe.batch_size, shuffle=recipe.shuffle, generator=generator,
-                    augment=recipe.augment, device=device), start=1):
+                    augment=recipe.augment(len(train_data), epoch), device=device), start=1):
                 if done == steps:
                     break                                               # a fractional last epoch
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.autocast):

@@ -622,3 +622,52 @@ def test_a_dataset_refuses_labels_beyond_its_classes():
     split = _tiny(torch.tensor([0, 2]))
     with pytest.raises(ValueError, match="only 2 classes"):
         data.Dataset("tiny", split, split, ("a", "b"), "made here")
+
+
+# --------------------------------------------------------------------------- fast training's augmentation
+
+
+def test_alternating_flips_show_every_image_both_ways_every_two_epochs():
+    first, second, third = (data.alternating_flips(1000, e, seed=3) for e in (1, 2, 3))
+    assert torch.equal(second, ~first) and torch.equal(third, first)
+    assert 400 < int(first.sum()) < 600                        # a random half to start
+    assert not torch.equal(data.alternating_flips(1000, 1, seed=4), first)
+    with pytest.raises(ValueError, match="epoch must be"):
+        data.alternating_flips(10, 0)
+
+
+def test_augment_flips_exactly_the_images_a_mask_names():
+    x = torch.randn(6, 3, 5, 5)
+    mask = torch.tensor([True, False, False, True, True, False])
+    out = data.augment_batch(x, torch.Generator().manual_seed(0), flip=mask, padding=0)
+    assert torch.equal(out[mask], x[mask].flip(3)) and torch.equal(out[~mask], x[~mask])
+    with pytest.raises(ValueError, match="bool of shape"):
+        data.augment_batch(x, torch.Generator(), flip=mask[:5], padding=0)
+
+
+def test_reflect_padding_crops_a_window_of_the_mirrored_image():
+    x = torch.randn(16, 2, 6, 6)
+    out = data.augment_batch(x, torch.Generator().manual_seed(0), flip=False, padding=2,
+                             reflect=True)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
+    for i in range(len(x)):
+        assert any(torch.equal(out[i], padded[i, :, dy:dy + 6, dx:dx + 6])
+                   for dy in range(5) for dx in range(5)), i
+    with pytest.raises(ValueError, match="reflect padding must be smaller"):
+        data.augment_batch(x, torch.Generator(), padding=6, reflect=True)
+
+
+def test_batches_apply_each_images_own_flip_whatever_the_order():
+    images = torch.arange(8 * 4, dtype=torch.uint8).view(8, 1, 1, 4) * 7     # all different
+    split = data.Split(images, torch.zeros(8, dtype=torch.long), mean=(0.0,), std=(1 / 255,))
+    mask = torch.tensor([True, False] * 4)
+    seen = {}
+    for x, _ in split.batches(3, shuffle=True, generator=torch.Generator().manual_seed(1),
+                              augment={"flip": mask, "padding": 0}):
+        for row in x:
+            seen[tuple(row.flatten().tolist())] = True
+    plain = split.normalize(images)
+    expected = {tuple((plain[i].flip(2) if mask[i] else plain[i]).flatten().tolist()) for i in range(8)}
+    assert set(seen) == expected
+    with pytest.raises(ValueError, match="one bool per image"):
+        next(split.batches(3, generator=torch.Generator(), augment={"flip": mask[:4]}))

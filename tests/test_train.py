@@ -446,3 +446,39 @@ def test_ema_returns_and_evaluates_the_averaged_weights():
     assert any(differ)                                       # the average, not the last weights
     again = train.evaluate(model, split)
     assert again.accuracy == h.final.eval_accuracy and again.loss == pytest.approx(h.final.eval_loss)
+
+
+def test_evaluate_with_shifts_averages_the_three_moved_views_and_their_mirrors():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.LazyLinear(3)).eval()
+    images = torch.randint(0, 256, (5, 1, 6, 6), dtype=torch.uint8)
+    split = data.Split(images, torch.tensor([0, 1, 2, 0, 1]), mean=(0.5,), std=(0.25,))
+    x = split.normalize(images)
+    model(x)                                          # materialise the lazy layer
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    views = [x, padded[..., :6, :6], padded[..., 2:, 2:]]
+    views += [v.flip(3) for v in views]
+    with torch.no_grad():
+        expected = F.cross_entropy(sum(model(v) for v in views) / 6, split.labels).item()
+    assert train.evaluate(model, split, flip=True, shift=1).loss == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="shift must be"):
+        train.evaluate(model, split, shift=6)
+
+
+def test_the_alternating_flip_and_reflect_padding_are_recipe_choices_kept_out_of_old_keys():
+    r = train.Recipe(flip="alternate", shift=2, reflect=True)
+    assert r.augment(4, 1)["reflect"] is True
+    assert torch.equal(r.augment(4, 2)["flip"], ~r.augment(4, 1)["flip"])
+    assert "reflect" not in train.Recipe(flip=True).key_dict()
+    assert train.Recipe().augment(4, 1) is False
+    with pytest.raises(ValueError, match="flip must be"):
+        train.Recipe(flip="sometimes")
+
+
+def test_fit_trains_with_the_alternating_flip():
+    split = data.Split(torch.randint(0, 256, (32, 1, 8, 8), dtype=torch.uint8),
+                       torch.randint(0, 2, (32,)), mean=(0.5,), std=(0.25,))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    history = train.fit(model, split, split, epochs=2, batch_size=8, flip="alternate", shift=1,
+                        reflect=True, progress=False)
+    assert len(history.epochs) == 2 and history.recipe.flip == "alternate"
