@@ -150,7 +150,7 @@ CIFAR = Recipe(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, schedul
 # batches, SGD with Nesterov momentum 0.85, lr 1.5 reached by a warm-up over a fifth of the
 # steps and lowered linearly to 0, weight decay 1.3e-3, label smoothing 0.2, the alternating
 # flip and 2-pixel reflected shifts, bfloat16 autocast.
-FAST = Recipe(epochs=10, optimizer="sgd", lr=1.5, momentum=0.85, nesterov=True,
+FAST = Recipe(epochs=16, optimizer="sgd", lr=1.5, momentum=0.85, nesterov=True,
               weight_decay=1.3e-3, schedule="linear", warmup=0.2, batch_size=1024,
               flip="alternate", shift=2, reflect=True, label_smoothing=0.2, autocast=True)
 
