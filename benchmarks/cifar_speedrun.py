@@ -13,11 +13,15 @@ measured once at the end, with and without test-time augmentation (flips and
     .venv/bin/python -m benchmarks.cifar_speedrun --minutes 30   # epochs from a measured speed
     .venv/bin/python -m benchmarks.cifar_speedrun --throughput   # images/s: float32 vs bfloat16
     .venv/bin/python -m benchmarks.cifar_speedrun --steps 5 --train 2000   # a smoke test
+    .venv/bin/python -m benchmarks.cifar_speedrun --ablate --epochs 2 --seeds 0 1 2
 
 With the full training split each seed's run is saved with fit_or_load (name
 "speedrun-seed<N>"), so the chapter making the same call loads it. Prints the
 validation accuracy against the cumulative training time after every epoch
-(evaluation not included), and the test accuracy.
+(evaluation not included), and the test accuracy. --ablate trains each variant
+of helpers.speedrun (the recipe without one of its ideas) for --epochs instead,
+loading the runs already in the store, and prints a table of their validation
+accuracies (mean and spread of the seeds) and training times.
 On a GPU the same command runs unchanged (--device cuda): autocast then
 computes in bfloat16 on the GPU.
 """
@@ -37,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.lenet_alexnet import load, machine  # noqa: E402
-from helpers import data, models, repro, runs, train  # noqa: E402
+from helpers import data, models, repro, runs, speedrun, train  # noqa: E402
 
 
 def throughput(train_split: data.Split, device: torch.device, batch_size: int, steps: int) -> None:
@@ -83,10 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
     parser.add_argument("--throughput", action="store_true",
                         help="only measure training images/s in float32 and bfloat16")
+    parser.add_argument("--ablate", nargs="*", default=None, metavar="VARIANT",
+                        help="train these variants of helpers.speedrun (none named: all of them)")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if sum(x is not None for x in (args.epochs, args.minutes, args.steps)) > 1:
         parser.error("give at most one of --epochs, --minutes and --steps")
+    if args.ablate is not None and (args.epochs is None or args.train is not None):
+        parser.error("--ablate needs --epochs (a short budget, e.g. 2) and all training images")
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device) if args.device else repro.pick_device()
@@ -112,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         recipe = recipe.replace(epochs=args.epochs)
     elif args.steps is not None:
         recipe = recipe.replace(epochs=args.steps / train_split.num_batches(recipe.batch_size))
+    if args.ablate is not None:
+        return ablate(args.ablate or list(speedrun.VARIANTS), args.seeds, recipe.epochs,
+                      train_split, val_split, device)
     results = []
     for seed in args.seeds:
         results.append(one_run(seed, recipe, train_split, val_split, cifar.test, device,
@@ -125,10 +136,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def ablate(names: list[str], seeds: list[int], epochs: float, train_split: data.Split,
+           val_split: data.Split, device: torch.device) -> int:
+    """Train (or load) every variant for every seed; print validation accuracy and time."""
+    rows = []
+    for name in names:
+        build, recipe = speedrun.variant(name, train_split)
+        accs, secs = [], []
+        for seed in seeds:
+            _, history = runs.fit_or_load(speedrun.run_name(name, seed), build, train_split,
+                                          val_split, recipe.replace(epochs=epochs, seed=seed),
+                                          device=device)
+            accs.append(history.final.eval_accuracy)
+            secs.append(history.train_seconds)
+        mean, spread = train.mean_and_spread(accs)
+        rows.append((name, mean, spread, sum(secs) / len(secs)))
+        print(f"{name:22s} validation accuracy {mean:.4f} (spread {spread:.4f}, "
+              f"{len(seeds)} seeds)  {rows[-1][3]:6.0f} s of training", flush=True)
+    return 0
+
+
 def measure_speed(train_split: data.Split, device: torch.device, recipe: train.Recipe) -> float:
     """Training images/s of the recipe's network over 20 batches (after 3 to warm up)."""
     model = models.fast_network(train_split)().to(device)
-    opt = train.make_optimizer(recipe, model.parameters())
+    opt = train.make_optimizer(recipe, model)
     # the real schedule: at a full lr from the first step the loss turns to NaN, and arithmetic on
     # NaN runs faster than on numbers (a first version measured 725 images/s instead of 450)
     sched = train.make_schedule(recipe, opt, round(recipe.epochs * train_split.num_batches(

@@ -343,7 +343,7 @@ def test_weights_made_non_finite_by_the_last_step_stop_fit():
             self.param_groups[0]["params"][0].data.fill_(float("nan"))
     real = train.make_optimizer
     try:
-        train.make_optimizer = lambda recipe, params: Poison(params, lr=0.01)
+        train.make_optimizer = lambda recipe, model: Poison(model.parameters(), lr=0.01)
         with pytest.raises(train.TrainingDiverged, match="not finite after epoch 1"):
             train.fit(models.LeNet(), split, split, epochs=1, batch_size=16, progress=False)
     finally:
@@ -482,3 +482,18 @@ def test_fit_trains_with_the_alternating_flip():
     history = train.fit(model, split, split, epochs=2, batch_size=8, flip="alternate", shift=1,
                         reflect=True, progress=False)
     assert len(history.epochs) == 2 and history.recipe.flip == "alternate"
+
+
+def test_bn_bias_lr_gives_batchnorm_biases_their_own_rate_and_the_same_decay_per_step():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.LazyLinear(2))
+    recipe = train.Recipe(optimizer="sgd", lr=0.1, weight_decay=1e-3, bn_bias_lr=64)
+    opt = train.make_optimizer(recipe, model)
+    rest, biases = opt.param_groups
+    assert biases["params"] == [model[1].bias] and biases["lr"] == pytest.approx(6.4)
+    assert biases["lr"] * biases["weight_decay"] == pytest.approx(rest["lr"] * rest["weight_decay"])
+    assert len(rest["params"]) == len(list(model.parameters())) - 1
+    assert len(train.make_optimizer(recipe.replace(bn_bias_lr=1), model).param_groups) == 1
+    with pytest.raises(ValueError, match="needs the model"):
+        train.make_optimizer(recipe, model.parameters())
+    with pytest.raises(ValueError, match="bn_bias_lr must be above 0"):
+        train.Recipe(bn_bias_lr=0)

@@ -93,14 +93,25 @@ class SpeedNet(nn.Module):
         return self.linear(torch.amax(x, dim=(2, 3))) * self.logit_scale
 
 
-def fast_network(train_data: Split, whiten_images: int = 5000) -> Callable[[], SpeedNet]:
+def fast_network(train_data: Split, whiten_images: int = 5000, *, whiten: bool = True,
+                 **settings) -> Callable[[], SpeedNet]:
     """The build function (no argument) of the book's fast recipe: a SpeedNet with its settings,
     its first layer whitened from the first `whiten_images` images of `train_data`, in
-    channels-last memory (faster convolutions on CPUs)."""
+    channels-last memory (faster convolutions on CPUs).
+
+    For ablations, whiten=False leaves the first layer random and trainable, and keyword
+    `settings` replace SpeedNet's (identity_init=True, bn_momentum=0.4, bn_scale=False,
+    logit_scale=1/9), e.g. fast_network(train, identity_init=False).
+    """
     whiten_images = checks.as_int(whiten_images, "whiten_images", low=1)
-    images = train_data.normalize(train_data.images[:whiten_images])
+    whiten = checks.as_bool(whiten, "whiten")
+    settings = {"identity_init": True, "bn_momentum": 0.4, "bn_scale": False,
+                "logit_scale": 1 / 9, **settings}
+    images = train_data.normalize(train_data.images[:whiten_images]) if whiten else None
 
     def build() -> SpeedNet:
-        net = SpeedNet(identity_init=True, bn_momentum=0.4, bn_scale=False, logit_scale=1 / 9)
-        return net.whiten_from(images).to(memory_format=torch.channels_last)
+        net = SpeedNet(**settings)
+        if whiten:
+            net.whiten_from(images)
+        return net.to(memory_format=torch.channels_last)
     return build

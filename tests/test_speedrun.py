@@ -1,0 +1,56 @@
+"""helpers.speedrun: each variant removes one idea of the fast recipe and nothing else."""
+
+import pytest
+import torch
+
+from helpers import data, models, speedrun, train
+
+
+@pytest.fixture(scope="module")
+def split():
+    images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    return data.Split(images, torch.zeros(16, dtype=torch.long), mean=(0.5,) * 3, std=(0.25,) * 3)
+
+
+def test_final_is_the_fast_recipe_and_network(split):
+    build, recipe = speedrun.variant("final", split)
+    assert recipe == train.FAST
+    torch.manual_seed(0)
+    a = build()
+    torch.manual_seed(0)
+    b = models.fast_network(split)()
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.mark.parametrize("name", [n for n in speedrun.VARIANTS if n != "final"])
+def test_every_variant_changes_something_and_builds(split, name):
+    build, recipe = speedrun.variant(name, split)
+    torch.manual_seed(0)
+    net = build()
+    torch.manual_seed(0)
+    final = models.fast_network(split)()
+    same_net = all(torch.equal(x, y) for x, y in zip(net.state_dict().values(),
+                                                      final.state_dict().values()))
+    same_net = same_net and net.logit_scale == final.logit_scale and all(
+        p.requires_grad == q.requires_grad for p, q in zip(net.parameters(), final.parameters()))
+    assert not (same_net and recipe == train.FAST), name
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_chapter_12s_recipe_is_cifar_in_bfloat16(split):
+    _, recipe = speedrun.variant("chapter 12's recipe", split)
+    assert recipe == train.CIFAR.replace(epochs=train.FAST.epochs, autocast=True)
+
+
+def test_run_names_are_plain_and_unknown_variants_are_named(split):
+    assert speedrun.run_name("chapter 12's recipe", 2) == "speed-chapter-12-s-recipe-seed2"
+    assert speedrun.run_name("no whitening", 0) == "speed-no-whitening-seed0"
+    with pytest.raises(ValueError, match="no variant 'fast'.*'final'"):
+        speedrun.variant("fast", split)
+
+
+def test_the_speedrun_benchmark_trains_a_step_and_reports(capsys):
+    from benchmarks import cifar_speedrun
+    assert cifar_speedrun.main(["--steps", "1", "--train", "1024", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch   1" in out and "with test-time augmentation" in out
