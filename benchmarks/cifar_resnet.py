@@ -43,6 +43,23 @@ def build() -> torch.nn.Module:
     return models.ResNetSmall(blocks=3, widths=(16, 32, 64)).to(memory_format=torch.channels_last)
 
 
+def setup(args: argparse.Namespace) -> tuple:
+    """Threads, device and chapter 12's CIFAR-10 protocol from the parsed arguments (threads,
+    device, train); prints the machine and the data. Returns (device, cifar, train_split,
+    val_split, machine info)."""
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else repro.pick_device()
+    cifar = data.load_cifar10()
+    train_split, val_split = cifar.train.hold_out(len(cifar.train) // 10, seed=0)
+    train_split = train_split.take(args.train)
+    info = machine(device)
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['torch_threads']} torch threads, "
+          f"device {info['device']}")
+    print(f"data:    {cifar.source}; {len(train_split):,} training, {len(val_split):,} validation, "
+          f"{len(cifar.test):,} test images")
+    return device, cifar, train_split, val_split, info
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,17 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else repro.pick_device()
-    cifar = data.load_cifar10()
-    train_split, val_split = cifar.train.hold_out(len(cifar.train) // 10, seed=0)
+    device, cifar, train_split, val_split, info = setup(args)
+    print(f"         {args.epochs} epochs")
     full = args.train is None
-    train_split = train_split.take(args.train)
-    info = machine(device)
-    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['torch_threads']} torch threads, "
-          f"device {info['device']}")
-    print(f"data:    {cifar.source}; {len(train_split):,} training, {len(val_split):,} validation, "
-          f"{len(cifar.test):,} test images; {args.epochs} epochs")
     before = load()
     start = time.perf_counter()
     if full:   # saved for a chapter that makes the same call

@@ -40,8 +40,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.lenet_alexnet import load, machine  # noqa: E402
-from helpers import data, models, repro, runs, speedrun, train  # noqa: E402
+from benchmarks.cifar_resnet import setup  # noqa: E402
+from benchmarks.lenet_alexnet import load  # noqa: E402
+from helpers import data, models, runs, speedrun, train  # noqa: E402
 
 
 def throughput(train_split: data.Split, device: torch.device, batch_size: int, steps: int) -> None:
@@ -96,17 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablate is not None and (args.epochs is None or args.train is not None):
         parser.error("--ablate needs --epochs (a short budget, e.g. 2) and all training images")
 
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else repro.pick_device()
-    cifar = data.load_cifar10()
-    train_split, val_split = cifar.train.hold_out(len(cifar.train) // 10, seed=0)
+    device, cifar, train_split, val_split, info = setup(args)
     full = args.train is None
-    train_split = train_split.take(args.train)
-    info = machine(device)
-    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['torch_threads']} torch threads, "
-          f"device {info['device']}")
-    print(f"data:    {cifar.source}; {len(train_split):,} training, {len(val_split):,} validation, "
-          f"{len(cifar.test):,} test images")
     recipe = train.FAST
     if args.throughput:
         throughput(train_split, device, recipe.batch_size, steps=10)
