@@ -3,8 +3,8 @@
 Trains `models.SpeedNet` (airbench94's shape, Jordan 2024) with the book's
 fast recipe, `train.FAST`: its first layer whitened from the training images,
 SGD with Nesterov momentum, a warm-up then linear decay, label smoothing,
-the alternating flip and 2-pixel reflected shifts, an average of the weights
-and bfloat16 autocast. The protocol is chapter 12's: a tenth of the training
+the alternating flip and 2-pixel reflected shifts, and bfloat16 autocast.
+The protocol is chapter 12's: a tenth of the training
 set held out (seed 0) for validation after every epoch, the official test set
 measured once at the end, with and without test-time augmentation (flips and
 1-pixel shifts).
@@ -54,23 +54,10 @@ def throughput(train_split: data.Split, device: torch.device, batch_size: int, s
             model = models.SpeedNet().to(device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)
-            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-            times = []
-            for step in range(steps + 2):                       # the first 2 warm up
-                start = time.perf_counter()
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                    loss = torch.nn.functional.cross_entropy(model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
-            median = sorted(times[2:])[len(times[2:]) // 2]
+            speed = train.training_speed(model, x, y, autocast=autocast, steps=steps)
             print(f"  {'bfloat16' if autocast else 'float32 '}  "
                   f"{'channels-last' if channels_last else 'contiguous   '}  "
-                  f"{batch_size / median:7,.0f} images/s (median of {steps} steps of {batch_size})",
-                  flush=True)
+                  f"{speed:7,.0f} images/s (median of {steps} steps of {batch_size})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -497,3 +497,18 @@ def test_bn_bias_lr_gives_batchnorm_biases_their_own_rate_and_the_same_decay_per
         train.make_optimizer(recipe, model.parameters())
     with pytest.raises(ValueError, match="bn_bias_lr must be above 0"):
         train.Recipe(bn_bias_lr=0)
+
+
+def test_training_speed_trains_the_model_and_counts_images_per_second():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 10))
+    before = model[1].weight.clone()
+    x, y = torch.randn(32, 3, 2, 2), torch.arange(32) % 10
+    for autocast in (False, True):
+        speed = train.training_speed(model, x, y, autocast=autocast, steps=3)
+        assert math.isfinite(speed) and speed > 0
+    assert not torch.equal(model[1].weight, before)         # the steps trained it
+    with pytest.raises(ValueError, match="steps"):
+        train.training_speed(model, x, y, steps=0)
+    with pytest.raises(ValueError, match="autocast"):
+        train.training_speed(model, x, y, autocast="yes")
