@@ -309,6 +309,17 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = EVAL_BATCH,
 
 def _views_mean(model: nn.Module, x: torch.Tensor, flip: bool, shift: int) -> torch.Tensor:
     """The mean of the model's logits over the test-time views of batch x (see evaluate)."""
+    views = tta_views(x, flip, shift)
+    return sum(model(v) for v in views) / len(views)
+
+
+def tta_views(x: torch.Tensor, flip: bool = True, shift: int = 0) -> list[torch.Tensor]:
+    """The views of a batch (N, C, H, W) that test-time augmentation averages over.
+
+    The batch itself; with shift=s, two copies moved diagonally by s pixels, one
+    down-right and one up-left, their uncovered edge filled by mirroring; with
+    flip=True, the mirror image (left-right) of each of those. 1, 2, 3 or 6 views.
+    """
     views = [x]
     if shift:
         h, w = x.shape[2:]
@@ -316,7 +327,7 @@ def _views_mean(model: nn.Module, x: torch.Tensor, flip: bool, shift: int) -> to
         views += [padded[..., :h, :w], padded[..., 2 * shift:, 2 * shift:]]  # moved down-right, up-left
     if flip:
         views += [v.flip(3) for v in views]                     # flip the width axis
-    return sum(model(v) for v in views) / len(views)
+    return views
 
 
 def make_optimizer(recipe: Recipe, params) -> torch.optim.Optimizer:

@@ -461,6 +461,8 @@ def test_evaluate_with_shifts_averages_the_three_moved_views_and_their_mirrors()
     with torch.no_grad():
         expected = F.cross_entropy(sum(model(v) for v in views) / 6, split.labels).item()
     assert train.evaluate(model, split, flip=True, shift=1).loss == pytest.approx(expected, rel=1e-5)
+    assert all(torch.equal(a, b) for a, b in zip(train.tta_views(x, flip=True, shift=1), views))
+    assert [len(train.tta_views(x, flip=f, shift=s)) for f in (False, True) for s in (0, 1)] == [1, 3, 2, 6]
     with pytest.raises(ValueError, match="shift must be"):
         train.evaluate(model, split, shift=6)
 
