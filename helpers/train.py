@@ -320,6 +320,10 @@ def tta_views(x: torch.Tensor, flip: bool = True, shift: int = 0) -> list[torch.
     down-right and one up-left, their uncovered edge filled by mirroring; with
     flip=True, the mirror image (left-right) of each of those. 1, 2, 3 or 6 views.
     """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"tta_views needs a batch (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+    flip = checks.as_bool(flip, "flip")
+    shift = checks.as_int(shift, "shift", low=0, high=min(x.shape[2:]) - 1)
     views = [x]
     if shift:
         h, w = x.shape[2:]

@@ -464,6 +464,10 @@ def test_evaluate_with_shifts_averages_the_three_moved_views_and_their_mirrors()
     assert all(torch.equal(a, b) for a, b in zip(train.tta_views(x, flip=True, shift=1), views))
     assert [len(train.tta_views(x, flip=f, shift=s)) for f in (False, True) for s in (0, 1)] == [1, 3, 2, 6]
     with pytest.raises(ValueError, match="shift must be"):
+        train.tta_views(x, shift=6)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        train.tta_views(x[0])
+    with pytest.raises(ValueError, match="shift must be"):
         train.evaluate(model, split, shift=6)
 
 
