@@ -29,7 +29,12 @@ it learns, each part separately so that a mismatch can say what differs:
   plain values such a class stores) and in the starting weights, so a clearer
   check of its arguments keeps the runs;
 - weights: the starting weights that build() makes after seeding with the
-  recipe's seed (fine-tuning from other starting weights trains anew);
+  recipe's seed (fine-tuning from other starting weights trains anew). Weights
+  that build() computes from the training data instead are named, with how they
+  are computed, in the build function's `derived_from_data` attribute
+  ({name: description}); the key holds that description, not their values,
+  whose last bits depend on the thread count (an eigenvector's sign can flip)
+  while the data and the code that decide them are in the key already;
 - train / eval: the exact images, labels and normalisation of both splits;
 - recipe: the normalised `train.Recipe` (0 and 0.0 are one number).
 
@@ -113,7 +118,7 @@ def identify(name: str, build: Callable[[], nn.Module], train_data: Split, eval_
         raise TypeError(f"build() must return an nn.Module, but it returned {model!r}")
     parts = {"architecture": _sha(json.dumps(architecture(model), sort_keys=True)),
              "code": _code_hash(model),
-             "weights": _tensors_hash(model.state_dict()),
+             "weights": _weights_hash(model, getattr(build, "derived_from_data", None)),
              "train": fingerprint(train_data),
              "eval": fingerprint(eval_data),
              "recipe": _sha(json.dumps(recipe.key_dict(), sort_keys=True))}
@@ -244,6 +249,24 @@ def _tensors_hash(state: dict) -> str:
         h.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def _weights_hash(model: nn.Module, derived: dict | None) -> str:
+    """The starting weights' hash; those in `derived` ({name: how build() computes them from
+    the training data}) count by that description, not by their values."""
+    state = model.state_dict()
+    if derived is None:
+        return _tensors_hash(state)
+    if not (isinstance(derived, dict) and derived
+            and all(isinstance(v, str) for v in derived.values())):
+        raise TypeError(f"build.derived_from_data must map weight names to descriptions, got "
+                        f"{derived!r}")
+    unknown = sorted(set(derived) - set(state))
+    if unknown:
+        raise ValueError(f"build.derived_from_data names weights the model does not have: "
+                         f"{', '.join(unknown)}")
+    kept = _tensors_hash({k: v for k, v in state.items() if k not in derived})
+    return _sha(kept + json.dumps(derived, sort_keys=True))
 
 
 def fingerprint(split: Split) -> str:

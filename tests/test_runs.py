@@ -82,6 +82,40 @@ def test_the_key_ignores_the_device_threads_and_memory_format(monkeypatch):
     assert key() == base
 
 
+def colour_task(n=64):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
+    return data.Split(images, torch.arange(n) % 10, mean=(0.5,) * 3, std=(0.25,) * 3)
+
+
+def test_weights_computed_from_the_data_count_by_how_they_are_made():
+    split = colour_task()
+    build = models.fast_network(split, whiten_images=32)
+    assert set(build.derived_from_data) == {"whiten.weight"}
+    threads = torch.get_num_threads()
+    try:
+        keys = []
+        for n in (1, 2):  # the eigenvectors' last bits (even their signs) may differ
+            torch.set_num_threads(n)
+            keys.append(key(build=build, split=split))
+    finally:
+        torch.set_num_threads(threads)
+    assert keys[0] == keys[1]
+    # other images for the whitening, other starting weights elsewhere: other keys
+    assert key(build=models.fast_network(split, whiten_images=16), split=split) != keys[0]
+    assert key(build=build, split=split, seed=1).parts["weights"] != keys[0].parts["weights"]
+
+
+@pytest.mark.parametrize("derived, error", [({"whiten.bias": 3}, TypeError), ({}, TypeError),
+                                            ({"nope": "made from data"}, ValueError)])
+def test_a_bad_derived_from_data_is_named(derived, error):
+    def build():
+        return models.SpeedNet()
+    build.derived_from_data = derived
+    with pytest.raises(error, match="derived_from_data"):
+        key(build=build, split=colour_task(8))
+
+
 def make_net(source):
     """A module class defined from source text, as a notebook cell defines one."""
     namespace = {"nn": nn, "torch": torch, "__name__": "__main__"}

@@ -99,6 +99,10 @@ def fast_network(train_data: Split, whiten_images: int = 5000, *, whiten: bool =
     its first layer whitened from the first `whiten_images` images of `train_data`, in
     channels-last memory (faster convolutions on CPUs).
 
+    The whitened weights' last bits depend on the number of threads (even an
+    eigenvector's sign can flip), so `build.derived_from_data` tells the run
+    store how they are made instead.
+
     For ablations, whiten=False leaves the first layer random and trainable, and keyword
     `settings` replace SpeedNet's (identity_init=True, bn_momentum=0.4, bn_scale=False,
     logit_scale=1/9), e.g. fast_network(train, identity_init=False).
@@ -114,4 +118,7 @@ def fast_network(train_data: Split, whiten_images: int = 5000, *, whiten: bool =
         if whiten:
             net.whiten_from(images)
         return net.to(memory_format=torch.channels_last)
+    if whiten:  # the run store keys these weights by how they are made (helpers.runs)
+        build.derived_from_data = {
+            "whiten.weight": f"SpeedNet.whiten_from(the first {len(images)} training images)"}
     return build
