@@ -22,7 +22,9 @@ FULL = {"06_mnist.ipynb": ("load_mnist", (1, 28, 28), 60_000, 10_000, data.MNIST
         "12_training_modern.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
                                      data.CIFAR10_CLASSES),
         "13_residuals_transfer.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
-                                        data.CIFAR10_CLASSES)}
+                                        data.CIFAR10_CLASSES),
+        "14_training_fast.ipynb": ("load_cifar10", (3, 32, 32), 50_000, 10_000,
+                                   data.CIFAR10_CLASSES)}
 
 
 def full_size(shape, n_train, n_test, classes):
