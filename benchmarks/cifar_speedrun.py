@@ -12,7 +12,7 @@ measured once at the end, with and without test-time augmentation (flips and
     CNN_BOOK_DATA=../shared/datasets .venv/bin/python -m benchmarks.cifar_speedrun --seeds 0 1 2
     .venv/bin/python -m benchmarks.cifar_speedrun --minutes 30   # epochs from a measured speed
     .venv/bin/python -m benchmarks.cifar_speedrun --throughput   # images/s: float32 vs bfloat16
-    .venv/bin/python -m benchmarks.cifar_speedrun --steps 5 --train 2000   # a smoke test
+    .venv/bin/python -m benchmarks.cifar_speedrun --steps 5 --train 2000 --eval 500   # a smoke test
     .venv/bin/python -m benchmarks.cifar_speedrun --ablate --epochs 2 --seeds 0 1 2
 
 With the full training split each seed's run is saved with fit_or_load (name
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the speed measured on 20 batches first")
     parser.add_argument("--steps", type=int, default=None, help="train only this many batches")
     parser.add_argument("--train", type=int, default=None, help="training images (default: all)")
+    parser.add_argument("--eval", type=int, default=None,
+                        help="validation and test images, each (default: all)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
     parser.add_argument("--throughput", action="store_true",
@@ -81,11 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if sum(x is not None for x in (args.epochs, args.minutes, args.steps)) > 1:
         parser.error("give at most one of --epochs, --minutes and --steps")
-    if args.ablate is not None and (args.epochs is None or args.train is not None):
-        parser.error("--ablate needs --epochs (a short budget, e.g. 2) and all training images")
+    if args.ablate is not None and (args.epochs is None or args.train is not None
+                                    or args.eval is not None):
+        parser.error("--ablate needs --epochs (a short budget, e.g. 2) and all the images")
+    if args.eval is not None and args.eval < 1:
+        parser.error(f"--eval must be at least 1, got {args.eval}")
 
     device, cifar, train_split, val_split, info = setup(args)
-    full = args.train is None
+    val_split, test_split = val_split.take(args.eval), cifar.test.take(args.eval)
+    if args.eval is not None:
+        print(f"         evaluated on {len(val_split):,} validation and {len(test_split):,} test images")
+    full = args.train is None and args.eval is None
     recipe = train.FAST
     if args.throughput:
         throughput(train_split, device, recipe.batch_size, steps=10)
@@ -104,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                       train_split, val_split, device)
     results = []
     for seed in args.seeds:
-        results.append(one_run(seed, recipe, train_split, val_split, cifar.test, device,
+        results.append(one_run(seed, recipe, train_split, val_split, test_split, device,
                                save=full and args.steps is None))
     if len(results) > 1:
         mean, spread = train.mean_and_spread([r["test_accuracy_tta"] for r in results])

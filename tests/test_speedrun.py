@@ -51,6 +51,8 @@ def test_run_names_are_plain_and_unknown_variants_are_named(split):
 
 def test_the_speedrun_benchmark_trains_a_step_and_reports(capsys):
     from benchmarks import cifar_speedrun
-    assert cifar_speedrun.main(["--steps", "1", "--train", "1024", "--threads", "1"]) == 0
+    assert cifar_speedrun.main(["--steps", "1", "--train", "1024", "--eval", "128",
+                                "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "epoch   1" in out and "with test-time augmentation" in out
+    assert "evaluated on 128 validation and 128 test images" in out
