@@ -106,6 +106,24 @@ def test_weights_computed_from_the_data_count_by_how_they_are_made():
     assert key(build=build, split=split, seed=1).parts["weights"] != keys[0].parts["weights"]
 
 
+def test_a_derived_weight_counts_by_its_description_not_its_value():
+    signs = iter([1.0, -1.0, 1.0])
+
+    def build():  # the same layer, its sign flipped as another thread count may flip it
+        net = models.SpeedNet()
+        with torch.no_grad():
+            net.whiten.weight.mul_(next(signs))
+        return net
+    split = colour_task(8)
+    assert key(build=build, split=split) != key(build=build, split=split)   # without the attribute
+    build.derived_from_data = {"whiten.weight": "made from the data"}
+    first = key(build=build, split=split)
+    signs = iter([-1.0, 1.0])
+    assert key(build=build, split=split) == first
+    build.derived_from_data = {"whiten.weight": "made from other data"}
+    assert key(build=build, split=split) != first
+
+
 @pytest.mark.parametrize("derived, error", [({"whiten.bias": 3}, TypeError), ({}, TypeError),
                                             ({"nope": "made from data"}, ValueError)])
 def test_a_bad_derived_from_data_is_named(derived, error):
