@@ -16,7 +16,8 @@ measured once at the end, with and without test-time augmentation (flips and
     .venv/bin/python -m benchmarks.cifar_speedrun --ablate --epochs 2 --seeds 0 1 2
 
 With the full training split each seed's run is saved with fit_or_load (name
-"speedrun-seed<N>"), so the chapter making the same call loads it. Prints the
+"speedrun-seed<N>", or "speedrun-<E>ep-seed<N>" for --epochs E other than the
+recipe's), so the chapter making the same call loads it. Prints the
 validation accuracy against the cumulative training time after every epoch
 (evaluation not included), and the test accuracy. --ablate trains each variant
 of helpers.speedrun (the recipe without one of its ideas) for --epochs instead,
@@ -169,6 +170,13 @@ def measure_speed(train_split: data.Split, device: torch.device, recipe: train.R
     return seen / (time.perf_counter() - start)
 
 
+def run_name(recipe: train.Recipe) -> str:
+    """The store's name for a full run: 'speedrun-seed0' at the recipe's own epochs,
+    'speedrun-32ep-seed0' at another budget."""
+    budget = "" if recipe.epochs == train.FAST.epochs else f"{recipe.epochs:g}ep-".replace(".", "p")
+    return f"speedrun-{budget}seed{recipe.seed}"
+
+
 def one_run(seed: int, recipe: train.Recipe, train_split: data.Split, val_split: data.Split,
             test_split: data.Split, device: torch.device, save: bool) -> dict:
     recipe = recipe.replace(seed=seed)
@@ -176,7 +184,7 @@ def one_run(seed: int, recipe: train.Recipe, train_split: data.Split, val_split:
     start = time.perf_counter()
     build = models.fast_network(train_split)
     if save:   # saved for the chapter, which makes the same call
-        model, history = runs.fit_or_load(f"speedrun-seed{seed}", build, train_split, val_split,
+        model, history = runs.fit_or_load(run_name(recipe), build, train_split, val_split,
                                           recipe, device=device, retrain=True)
     else:
         torch.manual_seed(seed)
