@@ -78,8 +78,12 @@ def retrain_seconds(rows: list[dict], store: pathlib.Path) -> float:
     """Training seconds of the distinct runs loaded, from each run's saved history."""
     total = 0.0
     for file in {r["file"] for r in rows if r["origin"] != "trained"}:
-        saved = torch.load(store / file, map_location="cpu", weights_only=True)
-        total += sum(e["train_seconds"] for e in json.loads(saved["history"])["epochs"])
+        path = store / file
+        if path.exists():
+            history = json.loads(torch.load(path, map_location="cpu", weights_only=True)["history"])
+        else:   # fit_or_load_history downloaded the history alone
+            history = json.loads((store / (path.stem + runs.HISTORY_SUFFIX)).read_text())["history"]
+        total += sum(e["train_seconds"] for e in history["epochs"])
     return total
 
 
@@ -107,7 +111,7 @@ def main(argv=None) -> int:
                    runs.RUN_LOG_ENV: str(store / "log.jsonl"), "OMP_NUM_THREADS": "2"}
             seconds, rows = run_chapter(path, env)
             origins = [r["origin"] for r in rows]
-            rows_out.append((path.stem, seconds, origins.count("published"),
+            rows_out.append((path.stem, seconds, sum(o.startswith("published") for o in origins),
                              origins.count("store"), origins.count("trained"),
                              retrain_seconds(rows, store)))
             print(f"{path.stem}: {seconds:.0f} s", flush=True)

@@ -13,9 +13,12 @@ line saying which one answered:
    its hash checked, then loaded;
 3. otherwise it trains (`train.fit`) and saves the run in the local store.
 
-`retrain=True` or CNN_BOOK_RETRAIN=1 always trains. A file that cannot be
-used (damaged, tampered with, another run's) is named in one line, and
-training goes on.
+`fit_or_load_history` answers with the History alone, for a chapter that
+needs a run's numbers and not its network (an ablation's accuracies): it
+downloads the run's published history, a few kilobytes, instead of its
+weights, megabytes. `retrain=True` or CNN_BOOK_RETRAIN=1 always trains. A
+file that cannot be used (damaged, tampered with, another run's) is named
+in one line, and training goes on.
 
 The key. A run is looked up by a key that hashes everything that decides what
 it learns, each part separately so that a mismatch can say what differs:
@@ -76,6 +79,7 @@ RETRAIN_ENV = "CNN_BOOK_RETRAIN"
 RUN_LOG_ENV = "CNN_BOOK_RUN_LOG"
 STORE = pathlib.Path(__file__).resolve().parents[1] / "artifacts"
 FORMAT = 1
+HISTORY_SUFFIX = ".history.json"
 PARTS = ("architecture", "code", "weights", "train", "eval", "recipe")
 _SAID = {"architecture": "architecture", "code": "model code", "weights": "starting weights",
          "train": "training data", "eval": "validation data", "recipe": "recipe"}
@@ -99,6 +103,11 @@ class RunKey:
     @property
     def file(self) -> str:
         return f"{self.name}-{self.key}.pt"
+
+    @property
+    def history_file(self) -> str:
+        """The run's history alone, as published (`write_history`)."""
+        return f"{self.name}-{self.key}{HISTORY_SUFFIX}"
 
 
 def identify(name: str, build: Callable[[], nn.Module], train_data: Split, eval_data: Split,
@@ -297,7 +306,31 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, ev
     store is checked for writing, before anything trains. Unless quiet=True,
     one line says where the run came from and how long its training took.
     """
-    recipe = train.as_recipe(recipe, changes)
+    return _find_or_train(name, build, train_data, eval_data, train.as_recipe(recipe, changes),
+                          retrain, store, device, eval_batch_size, progress, quiet, weights=True)
+
+
+def fit_or_load_history(name: str, build: Callable[[], nn.Module], train_data: Split,
+                        eval_data: Split, recipe: train.Recipe | None = None, *,
+                        retrain: bool | None = None, store: str | os.PathLike | None = None,
+                        device: torch.device | str | None = None,
+                        eval_batch_size: int = train.EVAL_BATCH, progress: bool | None = None,
+                        quiet: bool = False, **changes) -> train.History:
+    """The History that fit_or_load(...) would return with the same arguments, without the model.
+
+    For a chapter that needs only a run's numbers. It looks in the local store
+    (the whole run, or its history alone), then in the published runs, where it
+    downloads only the history (a few kilobytes; the weights are megabytes),
+    and otherwise trains and saves the whole run, as fit_or_load does.
+    """
+    return _find_or_train(name, build, train_data, eval_data, train.as_recipe(recipe, changes),
+                          retrain, store, device, eval_batch_size, progress, quiet,
+                          weights=False)[1]
+
+
+def _find_or_train(name, build, train_data, eval_data, recipe, retrain, store, device,
+                   eval_batch_size, progress, quiet, weights: bool):
+    """fit_or_load's lookup; weights=False also accepts the history alone (a history file)."""
     retrain = repro.env_flag(RETRAIN_ENV) if retrain is None else retrain
     device = repro.pick_device(device)
     model, rk = identify(name, build, train_data, eval_data, recipe)
@@ -305,7 +338,11 @@ def fit_or_load(name: str, build: Callable[[], nn.Module], train_data: Split, ev
     path = folder / rk.file
     say = (lambda line: None) if quiet else print
     if not retrain:
-        found = _from_store(path, model, rk, say) or _from_published(path, model, rk, say)
+        found = _from_store(path, model, rk, say)
+        if found is None and not weights:
+            found = _history_from_store(folder / rk.history_file, rk, say)
+        if found is None:
+            found = _from_published(path, model, rk, say, history_only=not weights)
         if found is not None:
             _log(rk, found.origin)
             say(_report(rk, found))
@@ -341,8 +378,10 @@ def _report(rk: RunKey, history: train.History) -> str:
         f"{history.threads} thread{'s' * (history.threads != 1)})")
     if history.origin == "trained":
         return f"{rk.name}: trained now in {took}; saved in the local store"
-    where = ("loaded from the local store" if history.origin == "store"
-             else "downloaded the published run (SHA-256 checked)")
+    where = {"store": "loaded from the local store",
+             "published": "downloaded the published run (SHA-256 checked)",
+             "published history": "downloaded the published run's history, without its weights "
+                                  "(SHA-256 checked)"}[history.origin]
     return f"{rk.name}: {where}; training it took {took}; retrain=True trains it again"
 
 
@@ -388,22 +427,35 @@ def save(path: pathlib.Path, model: nn.Module, history: train.History, rk: RunKe
         raise
 
 
-def load(path: pathlib.Path, model: nn.Module, rk: RunKey, origin: str) -> train.History:
-    """Read the run in `path` into `model` and return its History, or raise RunFileError."""
+def _read(path: pathlib.Path) -> dict:
+    """A saved run's contents, or RunFileError."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch's own message would suggest unsafe loading
         raise RunFileError(f"not a readable PyTorch file, perhaps truncated or overwritten "
                            f"({type(exc).__name__})") from None
+
+
+def _checked_history(saved, rk: RunKey | None, origin: str) -> train.History:
+    """The History in a saved run or history file, after checking its format and key."""
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise RunFileError("it does not hold a run saved by this version of helpers.runs")
-    if saved.get("key") != rk.key:
+    if rk is not None and saved.get("key") != rk.key:
         raise RunFileError(f"it holds the run with key {saved.get('key')!r}, not {rk.key!r}")
     try:
-        history = train.History.from_dict(json.loads(saved["history"]), origin=origin)
+        history = saved["history"]
+        history = train.History.from_dict(json.loads(history) if isinstance(history, str)
+                                          else history, origin=origin)
         history.final  # noqa: B018 (raises if there are no epochs)
     except Exception as exc:
         raise RunFileError(f"its training history is unreadable ({type(exc).__name__})") from None
+    return history
+
+
+def load(path: pathlib.Path, model: nn.Module, rk: RunKey, origin: str) -> train.History:
+    """Read the run in `path` into `model` and return its History, or raise RunFileError."""
+    saved = _read(path)
+    history = _checked_history(saved, rk, origin)
     try:
         model.load_state_dict(saved["model"])
         train.check_finite(model, "in the saved run")
@@ -411,6 +463,36 @@ def load(path: pathlib.Path, model: nn.Module, rk: RunKey, origin: str) -> train
         raise RunFileError(f"its weights do not fit this model or are not finite "
                            f"({type(exc).__name__})") from None
     return history
+
+
+def write_history(run: pathlib.Path, target: pathlib.Path) -> None:
+    """Write the history of the saved run in `run` alone, as JSON (what publishing serves to
+    fit_or_load_history); RunFileError if `run` cannot be read."""
+    saved = _read(run)
+    history = _checked_history(saved, None, "store")
+    target.write_text(json.dumps({"format": FORMAT, "name": saved["name"], "key": saved["key"],
+                                  "parts": json.loads(saved["parts"]),
+                                  "history": history.to_dict()}, indent=0) + "\n")
+
+
+def read_history(path: pathlib.Path, rk: RunKey, origin: str = "store") -> train.History:
+    """The History in a history file (`write_history`) of the run `rk`, or RunFileError."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunFileError(f"not a readable history file, perhaps truncated ({type(exc).__name__})") \
+            from None
+    return _checked_history(saved, rk, origin)
+
+
+def _history_from_store(path, rk, say) -> train.History | None:
+    if not path.exists():
+        return None
+    try:
+        return read_history(path, rk)
+    except RunFileError as exc:
+        say(f"{rk.name}: the saved history {path} cannot be used ({exc}); looking further")
+        return None
 
 
 def _finite(x: float) -> bool:
@@ -469,7 +551,9 @@ def _log(rk: RunKey, origin: str) -> None:
 # --------------------------------------------------------------------------- published runs
 
 
-def _from_published(path, model, rk, say) -> train.History | None:
+def _from_published(path, model, rk, say, history_only: bool = False) -> train.History | None:
+    """The published run (downloaded into the store at `path`), or with history_only=True and a
+    history published, only its history (into the store beside `path`); None if neither."""
     published = datafiles.published()
     entry = next((r for r in published["runs"] if r["key"] == rk.key), None)
     if entry is None:
@@ -482,6 +566,11 @@ def _from_published(path, model, rk, say) -> train.History | None:
     if datafiles.offline():
         say(f"{rk.name}: a published run exists, but {datafiles.OFFLINE_ENV} is set; training it")
         return None
+    if history_only and "history" in entry:
+        entry, path = entry["history"], path.parent / rk.history_file
+        read = lambda tmp: read_history(tmp, rk, origin="published history")  # noqa: E731
+    else:
+        read = lambda tmp: load(tmp, model, rk, origin="published")  # noqa: E731
     url = published["url"] + entry["file"]
     _check_writable(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-{os.getpid()}-",
@@ -489,7 +578,7 @@ def _from_published(path, model, rk, say) -> train.History | None:
     os.close(fd)
     try:
         torch.hub.download_url_to_file(url, tmp, hash_prefix=entry["sha256"], progress=False)
-        history = load(pathlib.Path(tmp), model, rk, origin="published")
+        history = read(pathlib.Path(tmp))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         return history

@@ -189,7 +189,8 @@ class History:
     """The per-epoch record of a `fit`: the recipe, where it ran, and where it came from.
 
     `origin` is "trained" for a run fit just made; helpers.runs sets "store"
-    (read from the local run store) or "published" (downloaded) for a loaded one.
+    (read from the local run store), "published" (downloaded) or "published
+    history" (the history alone downloaded, runs.fit_or_load_history) for a loaded one.
     """
 
     epochs: list[Epoch]

@@ -39,6 +39,11 @@ def test_pack_copies_each_run_once_and_lists_its_hash(store):
     assert entry["sha256"] == hashlib.sha256(blob).hexdigest() and entry["bytes"] == len(blob)
     assert manifest["url"] == f"{notebooks.repo_url()}/releases/download/v9.9.9/"
     assert set(entry["parts"]) == set(runs.PARTS) and manifest["data"] == []
+    history = out / entry["history"]["file"]         # the history alone, for fit_or_load_history
+    assert entry["history"]["sha256"] == hashlib.sha256(history.read_bytes()).hexdigest()
+    rk = runs.RunKey(entry["name"], entry["parts"])
+    stored = torch.load(out / entry["file"], weights_only=True)
+    assert runs.read_history(history, rk).to_dict() == json.loads(stored["history"])
 
 
 def test_pack_refuses_when_a_run_or_a_chapter_is_missing(store):

@@ -38,11 +38,15 @@ def key(build=models.LeNet, split=None, **recipe):
     return runs.identify("m", build, split, split, train.Recipe(**recipe))[1]
 
 
-@pytest.fixture
-def no_training(monkeypatch):
+def refuse_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("trained although it should have loaded or refused first")
     monkeypatch.setattr(train, "fit", refuse)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    refuse_training(monkeypatch)
 
 
 # --------------------------------------------------------------------------- the key
@@ -394,9 +398,13 @@ def published(tmp_path, server, monkeypatch):
     path = saved(tmp_path / "maker")
     shutil.copy(path, folder / path.name)
     payload = torch.load(path, weights_only=True)
+    history = folder / (path.stem + runs.HISTORY_SUFFIX)
+    runs.write_history(path, history)
     entry = {"name": "m", "key": payload["key"], "file": path.name, "bytes": path.stat().st_size,
              "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-             "parts": json.loads(payload["parts"])}
+             "parts": json.loads(payload["parts"]),
+             "history": {"file": history.name, "bytes": history.stat().st_size,
+                         "sha256": hashlib.sha256(history.read_bytes()).hexdigest()}}
     manifest = tmp_path / "published.json"
     manifest.write_text(json.dumps({"version": "0.0.0", "url": url, "runs": [entry]}))
     monkeypatch.setenv(datafiles.PUBLISHED_ENV, str(manifest))
@@ -462,10 +470,80 @@ def test_a_mismatch_with_the_published_run_of_that_name_says_what_differs(publis
 def test_the_committed_manifest_lists_files_with_their_hashes():
     manifest = datafiles.published(datafiles.PUBLISHED)
     for entry in manifest["runs"]:
-        assert set(entry) >= {"name", "key", "file", "bytes", "sha256", "parts"}
+        assert set(entry) >= {"name", "key", "file", "bytes", "sha256", "parts", "history"}
         assert entry["file"] == f"{entry['name']}-{entry['key']}.pt"
-    for entry in manifest["runs"] + manifest["data"]:
+        assert entry["history"]["file"] == f"{entry['name']}-{entry['key']}{runs.HISTORY_SUFFIX}"
+    for entry in manifest["runs"] + manifest["data"] + [e["history"] for e in manifest["runs"]]:
         assert len(entry["sha256"]) == 64 and entry["bytes"] > 0
+
+
+# --------------------------------------------------------------------------- the history alone
+
+
+def history_only(store, split=None, **kw):
+    split = split if split is not None else tiny_task(32)
+    return runs.fit_or_load_history("m", models.LeNet, split, split, store=store, **{**FAST, **kw})
+
+
+def test_the_history_alone_is_read_from_the_stored_run(tmp_path, monkeypatch):
+    _, trained = fit_or_load(tmp_path)
+    refuse_training(monkeypatch)
+    history = history_only(tmp_path)
+    assert history.origin == "store" and history.epochs == trained.epochs
+
+
+def test_the_history_alone_trains_and_stores_the_whole_run_when_nothing_is_found(tmp_path):
+    history = history_only(tmp_path)
+    assert history.origin == "trained"
+    model, again = fit_or_load(tmp_path)                  # the weights were kept too
+    assert again.origin == "store" and again.epochs == history.epochs
+
+
+def test_a_published_history_is_downloaded_without_the_weights(published, capsys, monkeypatch):
+    served, store = published
+    refuse_training(monkeypatch)
+    history = history_only(store)
+    assert history.origin == "published history"
+    assert "m: downloaded the published run's history, without its weights" in capsys.readouterr().out
+    assert sorted(p.name for p in store.iterdir()) == [served.stem + runs.HISTORY_SUFFIX]
+    (served.parent / (served.stem + runs.HISTORY_SUFFIX)).unlink()   # now it needs no server
+    again = history_only(store)
+    assert again.origin == "store" and again.epochs == history.epochs
+
+
+def test_a_tampered_published_history_is_refused_and_training_goes_on(published, capsys):
+    served, store = published
+    history = served.parent / (served.stem + runs.HISTORY_SUFFIX)
+    history.write_text(history.read_text().replace('"epoch": 1', '"epoch": 2'))
+    assert history_only(store).origin == "trained"
+    out = capsys.readouterr().out
+    assert "is refused: its SHA-256 is not the manifest's" in out and history.name in out
+
+
+def test_without_a_published_history_the_whole_run_is_downloaded(published, monkeypatch):
+    served, store = published
+    path = pathlib.Path(os.environ[datafiles.PUBLISHED_ENV])
+    manifest = json.loads(path.read_text())
+    del manifest["runs"][0]["history"]                    # a manifest written before histories
+    path.write_text(json.dumps(manifest))
+    refuse_training(monkeypatch)
+    assert history_only(store).origin == "published" and (store / served.name).exists()
+
+
+@pytest.mark.parametrize("damage", ["another run's", "not JSON"])
+def test_a_stored_history_that_cannot_be_used_is_named(tmp_path, capsys, damage):
+    source = saved(tmp_path / "maker")
+    rk = runs.identify("m", models.LeNet, tiny_task(32), tiny_task(32),
+                       train.Recipe(epochs=1, batch_size=16))[1]
+    target = tmp_path / "reader" / rk.history_file
+    target.parent.mkdir()
+    runs.write_history(source, target)
+    if damage == "not JSON":
+        target.write_text(target.read_text()[:40])
+    else:
+        target.write_text(target.read_text().replace(rk.key, "f" * 16))
+    assert history_only(tmp_path / "reader").origin == "trained"
+    assert f"the saved history {target} cannot be used" in capsys.readouterr().out
 
 
 def test_cifar10s_jpeg_copy_is_downloaded_from_the_release_and_checked(server, tmp_path,

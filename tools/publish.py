@@ -8,7 +8,8 @@
 chapter loaded or trained (artifacts/chapter-runs/<chapter>.jsonl, in the
 store CNN_BOOK_STORE names, if set). `pack` gathers every run of every
 chapter's latest full execution from the local store, copies the files, and
-CIFAR-10's JPEG copy from CNN_BOOK_DATA, into one folder, and writes
+CIFAR-10's JPEG copy from CNN_BOOK_DATA, into one folder, with each run's
+history alone beside it (what runs.fit_or_load_history downloads), and writes
 helpers/published.json: each file's name, size and SHA-256, each run's key
 and the hashes its key is made of, and the release URL the files will have
 (repository.url in _config.yml, release v<version>). `make release` runs it;
@@ -94,9 +95,13 @@ def pack(version: str, out: pathlib.Path | None = None, manifest_path: pathlib.P
     entries = []
     for file, row in sorted(rows.items()):
         shutil.copy2(store / file, out / file)
+        history = pathlib.Path(file).stem + runs.HISTORY_SUFFIX   # for runs.fit_or_load_history
+        runs.write_history(out / file, out / history)
         entries.append({"name": row["name"], "key": row["key"], "file": file,
                         "bytes": (out / file).stat().st_size, "sha256": sha256(out / file),
-                        "parts": row["parts"]})
+                        "parts": row["parts"],
+                        "history": {"file": history, "bytes": (out / history).stat().st_size,
+                                    "sha256": sha256(out / history)}})
     data = []
     root = datafiles.env_root()
     archive = root / datafiles.CIFAR_JPEG_ARCHIVE if root else None
@@ -112,8 +117,9 @@ def pack(version: str, out: pathlib.Path | None = None, manifest_path: pathlib.P
                 "runs": entries, "data": data}
     manifest_path = manifest_path or datafiles.PUBLISHED
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    total = sum(e["bytes"] for e in entries + data)
-    print(f"packed {len(entries)} runs and {len(data)} data file(s), {total / 1e6:.1f} MB, "
+    total = sum(e["bytes"] for e in entries + data) + sum(e["history"]["bytes"] for e in entries)
+    print(f"packed {len(entries)} runs (with their histories) and {len(data)} data file(s), "
+          f"{total / 1e6:.1f} MB, "
           f"into {out}; wrote {manifest_path}")
     return out
 
