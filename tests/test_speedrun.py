@@ -56,3 +56,10 @@ def test_the_speedrun_benchmark_trains_a_step_and_reports(capsys):
     out = capsys.readouterr().out
     assert "epoch   1" in out and "with test-time augmentation" in out
     assert "evaluated on 128 validation and 128 test images" in out
+
+
+def test_the_benchmark_names_a_run_by_its_budget_when_it_is_not_the_recipes():
+    from benchmarks.cifar_speedrun import run_name
+    assert run_name(train.FAST.replace(seed=1)) == "speedrun-seed1"       # what the chapter loads
+    assert run_name(train.FAST.replace(epochs=32)) == "speedrun-32ep-seed0"
+    assert run_name(train.FAST.replace(epochs=2.5, seed=3)) == "speedrun-2p5ep-seed3"
