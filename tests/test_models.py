@@ -720,3 +720,22 @@ def test_fast_network_builds_the_same_whitened_channels_last_speednet_every_time
     torch.testing.assert_close(a.whiten.weight, expected)
     with pytest.raises(ValueError, match="whiten_images must be"):
         models.fast_network(split, whiten_images=0)
+
+
+def test_fast_network_whitens_once_and_each_network_owns_its_weights(monkeypatch):
+    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    split = data.Split(images, torch.zeros(64, dtype=torch.long), mean=(0.5,) * 3, std=(0.25,) * 3)
+    calls = []
+    whiten_from = models.SpeedNet.whiten_from
+    monkeypatch.setattr(models.SpeedNet, "whiten_from",
+                        lambda self, *a, **k: calls.append(1) or whiten_from(self, *a, **k))
+    build = models.fast_network(split, whiten_images=32)
+    first = build()
+    with torch.no_grad():
+        first.whiten.weight.mul_(2)                        # changing one network...
+    second, third = build(), build()
+    assert len(calls) == 1                                 # ...after one whitening for three builds
+    torch.testing.assert_close(second.whiten.weight, first.whiten.weight / 2, rtol=0, atol=0)
+    assert torch.equal(second.whiten.weight, third.whiten.weight)
+    assert not second.whiten.weight.requires_grad and second.whiten.bias.requires_grad
+    assert second.whiten.weight.data_ptr() != third.whiten.weight.data_ptr()
