@@ -14,15 +14,22 @@ measured once at the end, with and without test-time augmentation (flips and
     .venv/bin/python -m benchmarks.cifar_speedrun --throughput   # images/s: float32 vs bfloat16
     .venv/bin/python -m benchmarks.cifar_speedrun --steps 5 --train 2000 --eval 500   # a smoke test
     .venv/bin/python -m benchmarks.cifar_speedrun --ablate --epochs 2 --seeds 0 1 2
+    .venv/bin/python -m benchmarks.cifar_speedrun --jpeg 50   # every image re-encoded at quality 50
 
 With the full training split each seed's run is saved with fit_or_load (name
 "speedrun-seed<N>", or "speedrun-<E>ep-seed<N>" for --epochs E other than the
-recipe's), so the chapter making the same call loads it. Prints the
+recipe's; "speedrun-jpeg<Q>-seed<N>" with --jpeg Q), so the chapter making the
+same call loads it. Prints the
 validation accuracy against the cumulative training time after every epoch
 (evaluation not included), and the test accuracy. --ablate trains each variant
 of helpers.speedrun (the recipe without one of its ideas) for --epochs instead,
 loading the runs already in the store, and prints a table of their validation
 accuracies (mean and spread of the seeds) and training times.
+--jpeg Q measures what JPEG compression costs the recipe: it encodes every
+training, validation and test image once more as JPEG at quality Q (4:2:0
+chroma, like the copy; Pillow's libjpeg) and decodes it before training, and
+prints how far the pixels moved. The book's copy is already JPEG (quality
+about 75), so this measures the cost of compressing further, not of the copy.
 On a GPU the same command runs unchanged (--device cuda): autocast then
 computes in bfloat16 on the GPU.
 """
@@ -30,12 +37,15 @@ computes in bfloat16 on the GPU.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import pathlib
 import sys
 import time
 
+import numpy as np
 import torch
+from PIL import Image
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -80,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only measure training images/s in float32 and bfloat16")
     parser.add_argument("--ablate", nargs="*", default=None, metavar="VARIANT",
                         help="train these variants of helpers.speedrun (none named: all of them)")
+    parser.add_argument("--jpeg", type=int, default=None, metavar="Q",
+                        help="re-encode every image as JPEG at quality Q (1-95) before training")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if sum(x is not None for x in (args.epochs, args.minutes, args.steps)) > 1:
@@ -89,11 +101,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--ablate needs --epochs (a short budget, e.g. 2) and all the images")
     if args.eval is not None and args.eval < 1:
         parser.error(f"--eval must be at least 1, got {args.eval}")
+    if args.jpeg is not None and not 1 <= args.jpeg <= 95:
+        parser.error(f"--jpeg must be a quality from 1 to 95 (Pillow's range), got {args.jpeg}")
+    if args.jpeg is not None and args.ablate is not None:
+        parser.error("--jpeg trains the final recipe; it cannot be combined with --ablate")
 
     device, cifar, train_split, val_split, info = setup(args)
     val_split, test_split = val_split.take(args.eval), cifar.test.take(args.eval)
     if args.eval is not None:
         print(f"         evaluated on {len(val_split):,} validation and {len(test_split):,} test images")
+    if args.jpeg is not None:
+        train_split, val_split, test_split = (
+            recompress(s, args.jpeg, what) for s, what in
+            ((train_split, "training"), (val_split, "validation"), (test_split, "test")))
     full = args.train is None and args.eval is None
     recipe = train.FAST
     if args.throughput:
@@ -114,12 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for seed in args.seeds:
         results.append(one_run(seed, recipe, train_split, val_split, test_split, device,
-                               save=full and args.steps is None))
+                               save=full and args.steps is None, jpeg=args.jpeg))
     if len(results) > 1:
         mean, spread = train.mean_and_spread([r["test_accuracy_tta"] for r in results])
         print(f"\n{len(results)} seeds: test accuracy with TTA {mean:.4f} (spread {spread:.4f})")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "recipe": recipe.as_dict(),
+                                         "jpeg_quality": args.jpeg,
                                          "runs": results}, indent=1))
     return 0
 
@@ -170,21 +191,44 @@ def measure_speed(train_split: data.Split, device: torch.device, recipe: train.R
     return seen / (time.perf_counter() - start)
 
 
-def run_name(recipe: train.Recipe) -> str:
+def run_name(recipe: train.Recipe, jpeg: int | None = None) -> str:
     """The store's name for a full run: 'speedrun-seed0' at the recipe's own epochs,
-    'speedrun-32ep-seed0' at another budget."""
+    'speedrun-32ep-seed0' at another budget, 'speedrun-jpeg50-seed0' on images re-encoded
+    at JPEG quality 50."""
     budget = "" if recipe.epochs == train.FAST.epochs else f"{recipe.epochs:g}ep-".replace(".", "p")
-    return f"speedrun-{budget}seed{recipe.seed}"
+    quality = "" if jpeg is None else f"jpeg{jpeg}-"
+    return f"speedrun-{quality}{budget}seed{recipe.seed}"
+
+
+def jpeg(images: torch.Tensor, quality: int) -> torch.Tensor:
+    """Each uint8 RGB image of (N, 3, H, W) encoded as JPEG at `quality` (4:2:0) and decoded."""
+    out = torch.empty_like(images)
+    for i, image in enumerate(images.permute(0, 2, 3, 1).numpy()):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality, subsampling=2)
+        out[i] = torch.from_numpy(np.array(Image.open(buffer).convert("RGB"))).permute(2, 0, 1)
+    return out
+
+
+def recompress(split: data.Split, quality: int, what: str) -> data.Split:
+    """The split with every image re-encoded at JPEG `quality`; prints how far the pixels moved."""
+    out = split.map_images(lambda images: jpeg(images, quality))
+    diff = out.images.float() - split.images.float()
+    psnr = 10 * torch.log10(255 ** 2 / diff.pow(2).mean())
+    print(f"jpeg:    {len(split):,} {what} images re-encoded at quality {quality}: pixels moved by "
+          f"{diff.abs().mean():.2f} on average (of 255), PSNR {psnr:.1f} dB against the copy")
+    return out
 
 
 def one_run(seed: int, recipe: train.Recipe, train_split: data.Split, val_split: data.Split,
-            test_split: data.Split, device: torch.device, save: bool) -> dict:
+            test_split: data.Split, device: torch.device, save: bool,
+            jpeg: int | None = None) -> dict:
     recipe = recipe.replace(seed=seed)
     before = load()
     start = time.perf_counter()
     build = models.fast_network(train_split)
     if save:   # saved for the chapter, which makes the same call
-        model, history = runs.fit_or_load(run_name(recipe), build, train_split, val_split,
+        model, history = runs.fit_or_load(run_name(recipe, jpeg), build, train_split, val_split,
                                           recipe, device=device, retrain=True)
     else:
         torch.manual_seed(seed)

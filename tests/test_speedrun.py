@@ -63,3 +63,29 @@ def test_the_benchmark_names_a_run_by_its_budget_when_it_is_not_the_recipes():
     assert run_name(train.FAST.replace(seed=1)) == "speedrun-seed1"       # what the chapter loads
     assert run_name(train.FAST.replace(epochs=32)) == "speedrun-32ep-seed0"
     assert run_name(train.FAST.replace(epochs=2.5, seed=3)) == "speedrun-2p5ep-seed3"
+    assert run_name(train.FAST.replace(seed=2), jpeg=50) == "speedrun-jpeg50-seed2"
+
+
+def test_jpeg_reencoding_moves_pixels_more_at_lower_quality_and_keeps_the_split():
+    from benchmarks.cifar_speedrun import jpeg, recompress
+    torch.manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.rand(8, 3, 8, 8), size=32, mode="bilinear")
+    images = (smooth * 255).round().to(torch.uint8)          # photo-like: smooth, not noise
+    split = data.Split(images, torch.arange(8), mean=(0.5,) * 3, std=(0.25,) * 3)
+    moved = {q: (jpeg(images, q).float() - images.float()).abs().mean() for q in (95, 50, 10)}
+    assert 0 < moved[95] < moved[50] < moved[10]
+    again = recompress(split, 50, "test")
+    assert again.images.dtype == torch.uint8 and again.images.shape == images.shape
+    assert torch.equal(again.labels, split.labels) and again.mean == split.mean
+    assert torch.equal(again.images, jpeg(images, 50))    # the same encoder: the same pixels
+
+
+@pytest.mark.parametrize("argv, message", [(["--jpeg", "0"], "--jpeg must be a quality"),
+                                           (["--jpeg", "96"], "--jpeg must be a quality"),
+                                           (["--jpeg", "50", "--ablate", "--epochs", "2"],
+                                            "cannot be combined with --ablate")])
+def test_the_benchmark_refuses_a_bad_jpeg_quality(argv, message, capsys):
+    from benchmarks import cifar_speedrun
+    with pytest.raises(SystemExit):
+        cifar_speedrun.main(argv)
+    assert message in capsys.readouterr().err
