@@ -202,6 +202,9 @@ def run_name(recipe: train.Recipe, jpeg: int | None = None) -> str:
 
 def jpeg(images: torch.Tensor, quality: int) -> torch.Tensor:
     """Each uint8 RGB image of (N, 3, H, W) encoded as JPEG at `quality` (4:2:0) and decoded."""
+    if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"jpeg needs uint8 RGB images (N, 3, H, W), got {images.dtype} "
+                         f"{tuple(images.shape)}")
     out = torch.empty_like(images)
     for i, image in enumerate(images.permute(0, 2, 3, 1).numpy()):
         buffer = io.BytesIO()

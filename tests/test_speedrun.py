@@ -78,6 +78,8 @@ def test_jpeg_reencoding_moves_pixels_more_at_lower_quality_and_keeps_the_split(
     assert again.images.dtype == torch.uint8 and again.images.shape == images.shape
     assert torch.equal(again.labels, split.labels) and again.mean == split.mean
     assert torch.equal(again.images, jpeg(images, 50))    # the same encoder: the same pixels
+    with pytest.raises(ValueError, match="uint8 RGB images"):
+        jpeg(images[:, :1], 50)                            # one channel: not what the copy is
 
 
 @pytest.mark.parametrize("argv, message", [(["--jpeg", "0"], "--jpeg must be a quality"),
