@@ -64,6 +64,16 @@ def test_the_benchmark_names_a_run_by_its_budget_when_it_is_not_the_recipes():
     assert run_name(train.FAST.replace(epochs=32)) == "speedrun-32ep-seed0"
     assert run_name(train.FAST.replace(epochs=2.5, seed=3)) == "speedrun-2p5ep-seed3"
     assert run_name(train.FAST.replace(seed=2), jpeg=50) == "speedrun-jpeg50-seed2"
+    assert run_name(train.FAST, all_train=True) == "speedrun-all-seed0"
+
+
+def test_the_benchmark_trains_on_every_training_image_and_watches_the_test_set(capsys):
+    from benchmarks import cifar_speedrun
+    assert cifar_speedrun.main(["--steps", "1", "--train", "1024", "--eval", "128", "--all-train",
+                                "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "all 1,024 training images; the test set is measured after every epoch" in out
+    assert "test accuracy" in out.split("epoch   1")[1] and "with the test passes" in out
 
 
 def test_jpeg_reencoding_moves_pixels_more_at_lower_quality_and_keeps_the_split():
@@ -85,8 +95,10 @@ def test_jpeg_reencoding_moves_pixels_more_at_lower_quality_and_keeps_the_split(
 @pytest.mark.parametrize("argv, message", [(["--jpeg", "0"], "--jpeg must be a quality"),
                                            (["--jpeg", "96"], "--jpeg must be a quality"),
                                            (["--jpeg", "50", "--ablate", "--epochs", "2"],
+                                            "cannot be combined with --ablate"),
+                                           (["--all-train", "--ablate", "--epochs", "2"],
                                             "cannot be combined with --ablate")])
-def test_the_benchmark_refuses_a_bad_jpeg_quality(argv, message, capsys):
+def test_the_benchmark_refuses_bad_options(argv, message, capsys):
     from benchmarks import cifar_speedrun
     with pytest.raises(SystemExit):
         cifar_speedrun.main(argv)
