@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for seed in args.seeds:
         results.append(one_run(seed, recipe, train_split, val_split, test_split, device,
-                               save=full and args.steps is None, jpeg=args.jpeg,
+                               save=full and args.steps is None, jpeg_quality=args.jpeg,
                                all_train=args.all_train))
     if len(results) > 1:
         mean, spread = train.mean_and_spread([r["test_accuracy_tta"] for r in results])
@@ -239,13 +239,13 @@ def recompress(split: data.Split, quality: int, what: str) -> data.Split:
 
 def one_run(seed: int, recipe: train.Recipe, train_split: data.Split, val_split: data.Split,
             test_split: data.Split, device: torch.device, save: bool,
-            jpeg: int | None = None, all_train: bool = False) -> dict:
+            jpeg_quality: int | None = None, all_train: bool = False) -> dict:
     recipe = recipe.replace(seed=seed)
     before = load()
     start = time.perf_counter()
     build = models.fast_network(train_split)
     if save:   # saved for the chapter, which makes the same call
-        model, history = runs.fit_or_load(run_name(recipe, jpeg, all_train), build, train_split, val_split,
+        model, history = runs.fit_or_load(run_name(recipe, jpeg_quality, all_train), build, train_split, val_split,
                                           recipe, device=device, retrain=True)
     else:
         torch.manual_seed(seed)
