@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval is not None:
         print(f"         evaluated on {len(val_split):,} validation and {len(test_split):,} test images")
     if args.jpeg is not None:
-        train_split, val_split, test_split = (
-            recompress(s, args.jpeg, what) for s, what in
-            ((train_split, "training"), (val_split, "validation"), (test_split, "test")))
+        train_split = recompress(train_split, args.jpeg, "training")
+        test_split = recompress(test_split, args.jpeg, "test")
+        val_split = test_split if args.all_train else recompress(val_split, args.jpeg, "validation")
     full = args.train is None and args.eval is None
     recipe = train.FAST
     if args.throughput:

@@ -103,3 +103,11 @@ def test_the_benchmark_refuses_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit):
         cifar_speedrun.main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_all_train_with_jpeg_reencodes_the_test_set_once(capsys):
+    from benchmarks import cifar_speedrun
+    assert cifar_speedrun.main(["--steps", "1", "--train", "1024", "--eval", "128", "--all-train",
+                                "--jpeg", "50", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("re-encoded at quality 50") == 2 and "validation images re-encoded" not in out
